@@ -1,0 +1,1 @@
+"""perfbeacon: a self-hosted web-performance monitoring backend."""

@@ -1,0 +1,95 @@
+"""Settings: the one place that reads the environment (prefix ``PERFBEACON_``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./perfbeacon.db"
+ENV_PREFIX = "PERFBEACON_"
+
+# Secrets that appear in tutorials and templates; a service must not run with one.
+_PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "admin", "password"})
+_MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+class InvalidSettings(Exception):
+    """Raised with a one-line, user-facing message naming the bad variable."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, validated once at start and passed in everywhere."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    partitions_ahead_days: int = Field(default=7, ge=1, le=90)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    gzip_minimum_size: int = Field(default=1000, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _no_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        secret = value.get_secret_value()
+        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < _MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be a random secret of at least {_MIN_ADMIN_TOKEN_LENGTH} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite default."""
+        return self.database_url.startswith("sqlite")
+
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        """``console`` on a terminal, ``json`` otherwise, unless set explicitly."""
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if sys.stderr.isatty() else "json"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment, turning validation errors into one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise InvalidSettings(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Name the environment variable of the first bad field and say what is wrong."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"invalid setting {ENV_PREFIX}{field.upper()}: {message}"

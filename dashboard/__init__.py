@@ -1,0 +1,1 @@
+"""The server-rendered dashboard: Jinja templates, view routes, static assets."""
