@@ -1,0 +1,56 @@
+"""The periodic storage housekeeping every collector runs: partitions ahead, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.storage.partitions import RetentionResult, apply_retention, ensure_partitions
+
+MAINTENANCE_INTERVAL = timedelta(hours=1)
+RETRY_INTERVAL = timedelta(minutes=1)
+
+logger = structlog.get_logger(__name__)
+
+
+async def maintain_once(
+    engine: AsyncEngine, *, retention_days: int, ahead_days: int, now: datetime | None = None
+) -> RetentionResult:
+    """Create partitions from yesterday to ``ahead_days`` ahead and apply retention."""
+    today = (now or datetime.now(UTC)).date()
+    async with engine.begin() as conn:
+        # Yesterday too: a collector whose clock lags must still find a partition.
+        await ensure_partitions(conn, first_day=today - timedelta(days=1), days=ahead_days + 2)
+    async with engine.begin() as conn:
+        return await apply_retention(conn, retention_days=retention_days, today=today)
+
+
+async def maintain_forever(
+    engine: AsyncEngine, *, retention_days: int, ahead_days: int, first_pass_done: bool
+) -> None:
+    """Run ``maintain_once`` every hour until cancelled; a failed pass is retried sooner."""
+    wait = MAINTENANCE_INTERVAL if first_pass_done else RETRY_INTERVAL
+    while True:
+        await asyncio.sleep(wait.total_seconds())
+        done = await try_maintain_once(engine, retention_days=retention_days, ahead_days=ahead_days)
+        wait = MAINTENANCE_INTERVAL if done else RETRY_INTERVAL
+
+
+async def try_maintain_once(engine: AsyncEngine, *, retention_days: int, ahead_days: int) -> bool:
+    """``maintain_once``, logging instead of raising; True when the pass succeeded."""
+    try:
+        result = await maintain_once(engine, retention_days=retention_days, ahead_days=ahead_days)
+    except Exception:
+        # Partitions are made days ahead, so a missed pass costs nothing yet.
+        logger.exception("storage_maintenance_failed")
+        return False
+    if result.dropped_partitions or result.deleted_rows:
+        logger.info(
+            "retention_applied",
+            dropped_partitions=list(result.dropped_partitions),
+            deleted_rows=result.deleted_rows,
+        )
+    return True

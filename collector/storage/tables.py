@@ -1,0 +1,139 @@
+"""SQLAlchemy Core tables.
+
+Every primary key and unique constraint of a per-site table starts with ``site_id``
+so that, past one machine, Citus can distribute raw events and rollups on it and
+co-locate them. ``sites`` itself is small and becomes a Citus reference table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on both dialects.
+
+    SQLite has no time zones: values are stored as naive UTC and made aware again
+    on the way out, so code never compares naive with aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC timestamp is needed")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A rolled-up dimension (one the rollup level does not split by) holds this value.
+ALL = "*"
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("public_key", String(64), nullable=False, unique=True),
+    Column("read_token_hash", String(64), nullable=False),
+    Column("origins", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Raw observations, one row per web-vitals metric report. No primary key and a
+# single index keep bulk COPY cheap; on PostgreSQL the table is range-partitioned
+# by day on ``ts`` (see partitions.py).
+events = Table(
+    "events",
+    metadata,
+    Column("site_id", Integer, nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
+    Column("metric", String(8), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("delta", Float, nullable=False),
+    Column("rating", String(24), nullable=True),
+    Column("metric_id", String(128), nullable=False),
+    Column("navigation_type", String(32), nullable=False),
+    Column("page_path", String(1024), nullable=False),
+    Column("route", String(512), nullable=False),
+    Column("device", String(16), nullable=False),
+    Column("browser", String(64), nullable=False),
+    Column("os", String(64), nullable=False),
+    Column("connection", String(16), nullable=False),
+    Column("device_memory", Float, nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("attribution", JsonDocument, nullable=True),
+    Index("ix_events_site_id_metric_ts", "site_id", "metric", "ts"),
+    postgresql_partition_by="RANGE (ts)",
+)
+
+# Log-spaced histogram buckets: one row per (site, grain, period, metric, dimension
+# values, bucket) with the number of observations that fell in it. A dimension the
+# row's rollup level does not split by holds ALL. Percentiles for any filter and
+# window come from summing counts per bucket.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("site_id", Integer, nullable=False),
+    Column("metric", String(8), nullable=False),
+    Column("grain", String(1), nullable=False),
+    Column("period_start", UtcDateTime(), nullable=False),
+    Column("route", String(512), nullable=False),
+    Column("device", String(16), nullable=False),
+    Column("browser", String(64), nullable=False),
+    Column("connection", String(16), nullable=False),
+    Column("navigation_type", String(32), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "site_id",
+        "metric",
+        "grain",
+        "period_start",
+        "route",
+        "device",
+        "browser",
+        "connection",
+        "navigation_type",
+        "country",
+        "bucket",
+    ),
+)
