@@ -1,0 +1,91 @@
+"""``create_app(settings)``: the one module that wires routers, middleware and the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from collector import health
+from collector.config import InvalidSettings, Settings, load_settings
+from collector.http_errors import install_error_handlers
+from collector.runtime import Runtime
+from collector.sites.router import router as sites_router
+from collector.storage.db import create_engine
+from collector.storage.maintenance import maintain_forever, try_maintain_once
+
+logger = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build a perfbeacon app; nothing is opened until its lifespan starts."""
+    app = FastAPI(
+        title="perfbeacon",
+        version="0.1.0",
+        summary="Web Vitals collector, budgets and dashboard",
+        lifespan=_lifespan(settings),
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(sites_router)
+    _add_middleware(app, settings)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
+    try:
+        return create_app(load_settings())
+    except InvalidSettings as exc:
+        raise SystemExit(f"perfbeacon: {exc}") from None
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    # Added last = outermost. GZip sits inside CORS so preflights stay uncompressed.
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        # A database that is down at start must not stop the collector from starting:
+        # /ready reports it, and the maintenance task retries.
+        first_pass_done = await try_maintain_once(
+            engine,
+            retention_days=settings.retention_days,
+            ahead_days=settings.partitions_ahead_days,
+        )
+        maintenance = asyncio.create_task(
+            maintain_forever(
+                engine,
+                retention_days=settings.retention_days,
+                ahead_days=settings.partitions_ahead_days,
+                first_pass_done=first_pass_done,
+            ),
+            name="storage-maintenance",
+        )
+        app.state.runtime = Runtime(settings=settings, engine=engine)
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await engine.dispose()
+
+    return lifespan

@@ -1,0 +1,144 @@
+"""The ``perfbeacon`` command: serve, migrate, manage sites.
+
+Exit codes: 0 success, 1 failure, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from collector.config import InvalidSettings, Settings, load_settings
+from collector.errors import PerfbeaconError
+from collector.sites import service as sites_service
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    name="perfbeacon",
+    help="Self-hosted web-performance monitoring.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+site_cli = typer.Typer(help="Manage monitored sites.", no_args_is_help=True)
+cli.add_typer(site_cli, name="site")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``perfbeacon: message`` on stderr and exit with ``code``."""
+    print(f"perfbeacon: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    """Settings from the environment, or a one-line message and exit 2."""
+    try:
+        return load_settings()
+    except InvalidSettings as exc:
+        fail(str(exc))
+
+
+def run_migrated(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Migrate the database, then run ``work(conn)``, mapping failures to exit codes."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            async with engine.connect() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except PerfbeaconError as exc:
+        fail(exc.message)
+    except (OSError, DBAPIError) as exc:
+        fail(f"database error: {_first_line(exc)}", EXIT_FAILURE)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def _nothing(_conn: AsyncConnection) -> None:
+    return None
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    settings = settings_or_exit()
+    run_migrated(settings, _nothing)
+    print("perfbeacon: database is at the newest schema", file=sys.stderr)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Migrate the database, then serve the collector, API and dashboard."""
+    settings = settings_or_exit()
+    run_migrated(settings, _nothing)
+    uvicorn.run(
+        "collector.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@site_cli.command("create")
+def site_create(
+    name: Annotated[str, typer.Argument(help="A name for the site, e.g. shop.")],
+    origin: Annotated[
+        list[str] | None,
+        typer.Option("--origin", help="An origin pages send beacons from (repeatable)."),
+    ] = None,
+) -> None:
+    """Create a site; prints {"id", "key", "read_token"} as JSON (the token only this once)."""
+    settings = settings_or_exit()
+
+    async def create(conn: AsyncConnection) -> dict[str, object]:
+        site = await sites_service.create_site(conn=conn, name=name, origins=origin or [])
+        return {"id": site.id, "key": site.key, "read_token": site.read_token}
+
+    print(json.dumps(run_migrated(settings, create)))
+
+
+@site_cli.command("list")
+def site_list() -> None:
+    """List sites as JSON lines (no secrets)."""
+    settings = settings_or_exit()
+
+    async def list_all(conn: AsyncConnection) -> list[str]:
+        return [site.model_dump_json() for site in await sites_service.list_sites(conn=conn)]
+
+    for line in run_migrated(settings, list_all):
+        print(line)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

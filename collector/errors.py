@@ -1,0 +1,54 @@
+"""Domain errors. Services raise these; ``http_errors`` maps them to statuses."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PerfbeaconError(Exception):
+    """Base of every error a user can cause; carries a stable machine-readable code."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+
+
+class InvalidInput(PerfbeaconError):
+    """The request or command was understood but its content is not acceptable."""
+
+    code = "invalid_input"
+
+
+class NotFound(PerfbeaconError):
+    """The named thing does not exist (or the caller may not know that it does)."""
+
+    code = "not_found"
+
+
+class Conflict(PerfbeaconError):
+    """The request clashes with existing state, e.g. a duplicate name."""
+
+    code = "conflict"
+
+
+class Unauthenticated(PerfbeaconError):
+    """No credentials, or credentials that match nothing."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(PerfbeaconError):
+    """Valid credentials that do not grant this action."""
+
+    code = "forbidden"
+
+
+class Unavailable(PerfbeaconError):
+    """The service cannot take this work right now; the caller may retry later."""
+
+    code = "unavailable"

@@ -1,0 +1,107 @@
+"""One mapping from errors to the JSON error shape ``{"error": {code, message, details}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from collector.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PerfbeaconError,
+    Unauthenticated,
+    Unavailable,
+)
+
+STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+_CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+logger = structlog.get_logger(__name__)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The JSON body every error response carries."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A JSONResponse in the error shape."""
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def status_for(error: PerfbeaconError) -> int:
+    """The HTTP status of a domain error (its nearest mapped base class)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 400
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PerfbeaconError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    path = request.url.path[:200]
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route matches {path}"
+    elif exc.status_code == 405 and message == "Method Not Allowed":
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {path}; allowed: {allowed}"
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems[:3])
+    return error_response(422, "invalid_request", summary or "invalid request", problems)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled_error", path=request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; the event was logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into the JSON error shape."""
+    app.add_exception_handler(PerfbeaconError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

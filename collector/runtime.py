@@ -1,0 +1,17 @@
+"""The objects the lifespan owns, exposed to routes and the hot path as typed state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.config import Settings
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What a running collector holds: built by the lifespan, torn down with it."""
+
+    settings: Settings
+    engine: AsyncEngine

@@ -1,0 +1,1 @@
+"""Keys and tokens, origin checks, rate limits."""

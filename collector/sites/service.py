@@ -1,0 +1,74 @@
+"""Creating and finding sites. Knows nothing of HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from collector.errors import Conflict, NotFound
+from collector.security.tokens import hash_token, new_read_token, new_site_key
+from collector.sites.schemas import CreatedSite, Site, normalize_origin, validate_site_name
+from collector.storage.tables import sites
+
+
+async def create_site(
+    *, conn: AsyncConnection, name: str, origins: Sequence[str], now: datetime | None = None
+) -> CreatedSite:
+    """Create a site with a fresh public key and read token, and commit."""
+    name = validate_site_name(name)
+    clean_origins = list(dict.fromkeys(normalize_origin(origin) for origin in origins))
+    key, read_token = new_site_key(), new_read_token()
+    created_at = now or datetime.now(UTC)
+    try:
+        result = await conn.execute(
+            insert(sites)
+            .values(
+                name=name,
+                public_key=key,
+                read_token_hash=hash_token(read_token),
+                origins=clean_origins,
+                created_at=created_at,
+            )
+            .returning(sites.c.id)
+        )
+        site_id = result.scalar_one()
+        await conn.commit()
+    except IntegrityError:
+        await conn.rollback()
+        raise Conflict(f"a site named {name!r} already exists", details={"field": "name"}) from None
+    return CreatedSite(
+        id=site_id,
+        name=name,
+        key=key,
+        origins=clean_origins,
+        created_at=created_at,
+        read_token=read_token,
+    )
+
+
+async def list_sites(*, conn: AsyncConnection) -> list[Site]:
+    """Every site, oldest first."""
+    rows = await conn.execute(select(sites).order_by(sites.c.id))
+    return [_to_site(row) for row in rows]
+
+
+async def get_site(*, conn: AsyncConnection, key: str) -> Site:
+    """The site with public key ``key``, or NotFound."""
+    row = (await conn.execute(select(sites).where(sites.c.public_key == key))).first()
+    if row is None:
+        raise NotFound(f"no site with key {key[:80]!r}")
+    return _to_site(row)
+
+
+def _to_site(row: Row[tuple[object, ...]]) -> Site:
+    return Site(
+        id=row.id,
+        name=row.name,
+        key=row.public_key,
+        origins=list(row.origins),
+        created_at=row.created_at,
+    )
