@@ -1,0 +1,70 @@
+"""Fixtures: every database test runs on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.app import create_app
+from collector.config import Settings
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
+from tests.databases import postgres_schema, sqlite_url
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each kind, private to the test."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    async with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a migrated private database."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings for an app on the private database, with a known admin token."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """A perfbeacon app with its lifespan entered (ASGITransport does not run it)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://perfbeacon.test") as client:
+        yield client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    """Headers carrying the admin token."""
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}

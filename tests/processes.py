@@ -1,0 +1,100 @@
+"""Run the real ``perfbeacon`` command as a process, as users and CI do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def perfbeacon_command() -> list[str]:
+    """The installed console script (falling back to the module next to this Python)."""
+    script = Path(sys.executable).with_name("perfbeacon")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("perfbeacon")
+    if found is None:
+        raise RuntimeError("the perfbeacon console script is not installed: pip install -e .")
+    return [found]
+
+
+def perfbeacon_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The current environment with perfbeacon's settings replaced."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFBEACON_")}
+    env["PERFBEACON_DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
+
+
+def run_perfbeacon(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``perfbeacon ARGS`` to completion, capturing its output."""
+    return subprocess.run(
+        [*perfbeacon_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen[str], timeout: float) -> float:
+    """Poll ``/health`` until it answers 200; return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"perfbeacon exited early:\n{process.stdout.read() if process.stdout else ''}"
+            )
+        try:
+            if httpx.get(f"{base_url}/health", timeout=0.5).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"perfbeacon did not answer /health within {timeout} s")
+
+
+@contextmanager
+def serving(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 30
+) -> Iterator[tuple[str, float]]:
+    """Run ``perfbeacon serve ARGS`` on a free port; yield its base URL and start-up time."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*perfbeacon_command(), "serve", "--port", str(port), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield base_url, wait_until_healthy(base_url, process, timeout)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,85 @@
+"""The perfbeacon command as users run it: serve, migrate, site create."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.databases import postgres_database_for_process
+from tests.processes import perfbeacon_env, run_perfbeacon, serving
+
+SQLITE_DEFAULT = "sqlite+aiosqlite:///./perfbeacon.db"
+
+
+def test_serve_answers_health_and_ready_within_five_seconds(tmp_path: Path) -> None:
+    env = perfbeacon_env(SQLITE_DEFAULT)
+    with serving(env=env, cwd=tmp_path) as (base_url, startup_seconds):
+        assert startup_seconds < 5
+        assert httpx.get(f"{base_url}/health").status_code == 200
+        ready = httpx.get(f"{base_url}/ready")
+        assert ready.status_code == 200, ready.text
+    assert (tmp_path / "perfbeacon.db").exists()
+
+
+def test_serve_on_postgresql(tmp_path: Path) -> None:
+    with (
+        postgres_database_for_process() as url,
+        serving(env=perfbeacon_env(url), cwd=tmp_path) as (base_url, _),
+    ):
+        assert httpx.get(f"{base_url}/ready").status_code == 200
+
+
+def test_site_create_prints_one_json_object(tmp_path: Path) -> None:
+    env = perfbeacon_env(SQLITE_DEFAULT)
+    result = run_perfbeacon(
+        "site", "create", "shop", "--origin", "https://shop.example", env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    site = json.loads(result.stdout)
+    assert set(site) == {"id", "key", "read_token"}
+    assert site["key"].startswith("pk_")
+    assert site["read_token"].startswith("pbr_")
+
+    listed = run_perfbeacon("site", "list", env=env, cwd=tmp_path)
+    assert json.loads(listed.stdout)["origins"] == ["https://shop.example"]
+
+
+def test_migrate_on_an_empty_database(tmp_path: Path) -> None:
+    result = run_perfbeacon("migrate", env=perfbeacon_env(SQLITE_DEFAULT), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "newest schema" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["site", "create", "bad/name"], "bad site name"),
+        (["site", "create", "shop", "--origin", "shop.example"], "bad origin"),
+        (["site", "create"], "Missing argument"),
+        (["serve", "--port", "nope"], "Invalid value"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_perfbeacon(*args, env=perfbeacon_env(SQLITE_DEFAULT), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    env = perfbeacon_env(SQLITE_DEFAULT, PERFBEACON_RETENTION_DAYS="soon")
+    result = run_perfbeacon("migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("perfbeacon: invalid setting PERFBEACON_RETENTION_DAYS")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_exits_1_without_a_traceback(tmp_path: Path) -> None:
+    env = perfbeacon_env("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    result = run_perfbeacon("migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "database error" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,55 @@
+"""Settings: validated at start, one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.config import DEFAULT_DATABASE_URL, InvalidSettings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    for name in ("PERFBEACON_DATABASE_URL", "PERFBEACON_ADMIN_TOKEN", "PERFBEACON_CORS_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_use_embedded_sqlite() -> None:
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.is_sqlite
+    assert settings.admin_token is None
+
+
+def test_bad_integer_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFBEACON_RETENTION_DAYS", "forever")
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("invalid setting PERFBEACON_RETENTION_DAYS:")
+    assert "\n" not in message
+
+
+def test_unknown_database_driver_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFBEACON_DATABASE_URL", "mysql://root@localhost/x")
+    with pytest.raises(InvalidSettings, match="PERFBEACON_DATABASE_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize("token", ["changeme", "short", "admin"])
+def test_placeholder_admin_token_fails_closed(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    monkeypatch.setenv("PERFBEACON_ADMIN_TOKEN", token)
+    with pytest.raises(InvalidSettings, match="PERFBEACON_ADMIN_TOKEN"):
+        load_settings()
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    Path(str(tmp_path), ".env").write_text("PERFBEACON_RETENTION_DAYS=30\n")
+    assert load_settings().retention_days == 30
+
+
+def test_cors_origins_accept_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFBEACON_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert load_settings().cors_origins == ["https://a.example", "https://b.example"]
