@@ -1,0 +1,94 @@
+"""A budget configuration: lighthouserc assertions (or budget.json turned into them) and
+bundle budgets, built from the documents users already have."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from collector.budgets.assert_config import validate_assert_options
+from collector.budgets.budget_json import budgets_to_assertions
+from collector.budgets.bundles import validate_bundle_budgets
+from collector.budgets.jsport import merge
+from collector.errors import InvalidInput
+
+RC_CI_KEYS = frozenset({"collect", "assert", "upload", "server", "wizard", "extends"})
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    """What a check evaluates: assert options for LHRs and bundle budgets for build files."""
+
+    assert_options: dict[str, Any] | None = None
+    bundle_budgets: list[dict[str, Any]] | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the configuration asserts nothing."""
+        return self.assert_options is None and self.bundle_budgets is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form, read back by ``from_json``."""
+        return {"assert": self.assert_options, "bundle_budgets": self.bundle_budgets}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BudgetConfig:
+        """A configuration stored by ``to_json``."""
+        return cls(assert_options=data.get("assert"), bundle_budgets=data.get("bundle_budgets"))
+
+
+def rc_assert_options(rc: object, *, where: str = "lighthouserc") -> dict[str, Any] | None:
+    """The ``ci.assert`` options of a lighthouserc (dotted keys read as LHCI reads them)."""
+    if not isinstance(rc, dict):
+        raise InvalidInput(f"{where}: must be an object with a 'ci' key")
+    rc = _dots_to_colons(rc)
+    ci: dict[str, Any] = {}
+    for key in ("ci", "lhci"):
+        section = rc.get(key) or {}
+        if not isinstance(section, dict):
+            raise InvalidInput(f"{where}.{key}: must be an object")
+        ci.update(section)
+    unknown = sorted(set(ci) - RC_CI_KEYS)
+    if unknown:
+        known = ", ".join(sorted(RC_CI_KEYS))
+        raise InvalidInput(f"{where}.ci: unknown option(s) {', '.join(unknown)}; known: {known}")
+    return ci.get("assert")
+
+
+def _dots_to_colons(value: Any) -> Any:
+    # LHCI rewrites "resource-summary.script.size" keys to colons before yargs sees them.
+    if isinstance(value, dict):
+        return {k.replace(".", ":"): _dots_to_colons(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dots_to_colons(v) for v in value]
+    return value
+
+
+def build_config(
+    *,
+    assert_options: object = None,
+    lighthouserc: object = None,
+    budgets: object = None,
+    bundle_budgets: object = None,
+) -> BudgetConfig:
+    """Combine the given documents into one validated configuration."""
+    options: dict[str, Any] | None = None
+    if lighthouserc is not None:
+        rc_options = rc_assert_options(lighthouserc)
+        if rc_options is not None:
+            options = validate_assert_options(rc_options)
+    if assert_options is not None:
+        validated = validate_assert_options(assert_options)
+        options = merge(options, validated) if options else validated
+    if options is not None and options.get("budgetsFile") is not None:
+        raise InvalidInput("assert.budgetsFile: give the budget.json document itself")
+    if budgets is not None:
+        if options is not None and any(
+            options.get(k) for k in ("assertions", "assertMatrix", "preset")
+        ):
+            raise InvalidInput("cannot use both budgets (budget.json) AND assertions, as in LHCI")
+        options = validate_assert_options(budgets_to_assertions(budgets))
+    if options is not None:
+        options = {k: v for k, v in options.items() if k not in ("includePassedAssertions", "lhr")}
+    bundles = validate_bundle_budgets(bundle_budgets) if bundle_budgets is not None else None
+    return BudgetConfig(assert_options=options, bundle_budgets=bundles)

@@ -1,0 +1,125 @@
+"""Lighthouse results (LHRs): validation, the small summary kept hot, compression.
+
+A full LHR is about 0.5 MB of JSON. perfbeacon keeps it gzip-compressed for the
+report viewer and keeps hot only the summary budgets and statistics read: each
+category's score and each audit's score, display mode and numeric value.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from collector.errors import InvalidInput
+
+LHR = dict[str, Any]
+
+MAX_LHR_BYTES = 20 * 1024 * 1024
+_decoder = msgspec.json.Decoder()
+
+
+def parse_lhr_text(text: str | bytes, *, source: str) -> LHR:
+    """Decode and validate one LHR given as JSON text; ``source`` names it in errors."""
+    if len(text) > MAX_LHR_BYTES:
+        raise InvalidInput(f"{source}: the LHR is larger than {MAX_LHR_BYTES} bytes")
+    try:
+        data = _decoder.decode(text)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"{source}: not valid JSON ({exc})") from None
+    return validate_lhr(data, source=source)
+
+
+def validate_lhr(data: object, *, source: str) -> LHR:
+    """Check that ``data`` has the shape of a Lighthouse result, or raise InvalidInput."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{source}: an LHR must be a JSON object")
+    problem = _shape_problem(data)
+    if problem is not None:
+        raise InvalidInput(f"{source}: malformed LHR: {problem}", details={"source": source})
+    return data
+
+
+def _shape_problem(data: Mapping[str, Any]) -> str | None:
+    final_url = data.get("finalUrl")
+    if not isinstance(final_url, str) or not final_url:
+        return "'finalUrl' is missing or not a string"
+    audits = data.get("audits")
+    if not isinstance(audits, dict):
+        return "'audits' is missing or not an object"
+    for audit_id, audit in audits.items():
+        if not isinstance(audit, dict):
+            return f"audit {audit_id!r} is not an object"
+    categories = data.get("categories", {})
+    if not isinstance(categories, dict):
+        return "'categories' is not an object"
+    for category_id, category in categories.items():
+        if not isinstance(category, dict):
+            return f"category {category_id!r} is not an object"
+    return None
+
+
+def final_url(lhr: LHR) -> str:
+    """The URL Lighthouse ended on, which LHCI groups runs by."""
+    return str(lhr["finalUrl"])
+
+
+def audit_numeric_value(lhr: Mapping[str, Any], audit_id: str) -> float:
+    """An audit's numericValue, or 0 when absent (LHCI's rule for picking median runs)."""
+    audit = lhr.get("audits", {}).get(audit_id)
+    value = audit.get("numericValue") if isinstance(audit, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0.0
+    return float(value)
+
+
+def summarize(lhr: LHR) -> LHR:
+    """The hot subset of an LHR: enough for assertions on scores and numeric values,
+    statistics, representative runs and regressions, at about 2 % of the size."""
+    audits: dict[str, dict[str, Any]] = {}
+    for audit_id, audit in lhr["audits"].items():
+        kept = {
+            key: audit[key]
+            for key in ("score", "scoreDisplayMode", "numericValue", "numericUnit")
+            if key in audit
+        }
+        items = (audit.get("details") or {}).get("items")
+        if isinstance(items, list):
+            kept["itemCount"] = len(items)
+        audits[audit_id] = kept
+    categories = {
+        category_id: {
+            "score": category.get("score"),
+            "auditRefs": [
+                {"id": ref.get("id"), "group": ref.get("group")}
+                for ref in category.get("auditRefs", [])
+                if isinstance(ref, dict)
+            ],
+        }
+        for category_id, category in lhr.get("categories", {}).items()
+    }
+    return {
+        "finalUrl": lhr["finalUrl"],
+        "requestedUrl": lhr.get("requestedUrl"),
+        "fetchTime": lhr.get("fetchTime"),
+        "lighthouseVersion": lhr.get("lighthouseVersion"),
+        "audits": audits,
+        "categories": categories,
+    }
+
+
+def compress(text: str) -> bytes:
+    """gzip an LHR's JSON text (about 10x smaller)."""
+    return gzip.compress(text.encode(), compresslevel=6)
+
+
+def decompress(blob: bytes) -> str:
+    """The JSON text of a compressed LHR."""
+    return gzip.decompress(blob).decode()
+
+
+def encode(lhr: LHR) -> str:
+    """JSON text of an LHR."""
+    return msgspec.json.encode(lhr).decode()
