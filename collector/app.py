@@ -13,6 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
+from collector.budgets.lhci_router import router as lhci_router
+from collector.budgets.retention import prune_forever
+from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.http_errors import install_error_handlers
 from collector.runtime import Runtime
@@ -34,6 +37,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sites_router)
+    app.include_router(budgets_router)
+    app.include_router(lhci_router)
     _add_middleware(app, settings)
     return app
 
@@ -79,13 +84,22 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             ),
             name="storage-maintenance",
         )
+        budget_retention = asyncio.create_task(
+            prune_forever(
+                engine,
+                lhr_retention_days=settings.lhr_retention_days,
+                build_retention_days=settings.retention_days,
+            ),
+            name="budget-retention",
+        )
         app.state.runtime = Runtime(settings=settings, engine=engine)
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in (maintenance, budget_retention):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await engine.dispose()
 
     return lifespan

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     retention_days: int = Field(default=90, ge=1, le=3650)
     partitions_ahead_days: int = Field(default=7, ge=1, le=90)
+    lhr_retention_days: int = Field(default=30, ge=1, le=3650)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     gzip_minimum_size: int = Field(default=1000, ge=0)
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from collector.errors import Forbidden, Unauthenticated
 from collector.runtime import Runtime
 from collector.security.tokens import secret_equals
+from collector.sites import service as sites_service
+from collector.sites.schemas import Site
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -53,3 +55,34 @@ def require_admin(request: Request, runtime: RuntimeDep) -> None:
 
 
 AdminOnly = Annotated[None, Depends(require_admin)]
+
+
+async def require_site_token(request: Request, conn: Conn) -> Site:
+    """The site whose read token the caller presents (the token alone names the site)."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("a site read token is required: Authorization: Bearer <token>")
+    return await sites_service.find_site_by_read_token(conn=conn, token=token)
+
+
+SiteFromToken = Annotated[Site, Depends(require_site_token)]
+
+
+def lhci_build_token(request: Request) -> str | None:
+    """The Lighthouse CI build token of an ``x-lhci-build-token`` header, if any."""
+    return request.headers.get("x-lhci-build-token") or None
+
+
+LhciBuildToken = Annotated[str | None, Depends(lhci_build_token)]
+
+
+def is_admin(request: Request, runtime: RuntimeDep) -> bool:
+    """Whether the caller presents the admin token (no error when it does not)."""
+    expected = runtime.settings.admin_token
+    token = bearer_token(request)
+    return bool(
+        token and expected is not None and secret_equals(token, expected.get_secret_value())
+    )
+
+
+IsAdmin = Annotated[bool, Depends(is_admin)]

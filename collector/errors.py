@@ -36,6 +36,13 @@ class Conflict(PerfbeaconError):
     code = "conflict"
 
 
+class Unprocessable(PerfbeaconError):
+    """Well-formed input that clashes with stored state in a way the caller must fix (422),
+    e.g. a second Lighthouse CI build for the same commit, as LHCI answers it."""
+
+    code = "unprocessable"
+
+
 class Unauthenticated(PerfbeaconError):
     """No credentials, or credentials that match nothing."""
 

@@ -18,6 +18,7 @@ from collector.errors import (
     PerfbeaconError,
     Unauthenticated,
     Unavailable,
+    Unprocessable,
 )
 
 STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
@@ -26,6 +27,7 @@ STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    Unprocessable: 422,
     Unavailable: 503,
 }
 

@@ -9,7 +9,7 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.errors import Conflict, NotFound
+from collector.errors import Conflict, Forbidden, NotFound
 from collector.security.tokens import hash_token, new_read_token, new_site_key
 from collector.sites.schemas import CreatedSite, Site, normalize_origin, validate_site_name
 from collector.storage.tables import sites
@@ -61,6 +61,15 @@ async def get_site(*, conn: AsyncConnection, key: str) -> Site:
     row = (await conn.execute(select(sites).where(sites.c.public_key == key))).first()
     if row is None:
         raise NotFound(f"no site with key {key[:80]!r}")
+    return _to_site(row)
+
+
+async def find_site_by_read_token(*, conn: AsyncConnection, token: str) -> Site:
+    """The site whose read token this is, or Forbidden."""
+    query = select(sites).where(sites.c.read_token_hash == hash_token(token))
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise Forbidden("the token given is not a site's read token")
     return _to_site(row)
 
 

@@ -12,15 +12,19 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -136,4 +140,115 @@ rollups = Table(
         "country",
         "bucket",
     ),
+)
+
+# Budgets and the Lighthouse CI server API. A project holds CI builds; a site's budget
+# checks go to the project linked to it. Full LHRs are kept compressed in their own
+# table so that listing runs never reads them, and can be pruned before the rest.
+budget_projects = Table(
+    "budget_projects",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=True),
+    Column("name", String(256), nullable=False),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("external_url", String(256), nullable=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("base_branch", String(80), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_budget_projects_site_id", "site_id"),
+)
+
+budget_builds = Table(
+    "budget_builds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "project_id",
+        String(36),
+        ForeignKey("budget_projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("lifecycle", String(16), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("branch", String(256), nullable=False),
+    Column("ancestor_hash", String(64), nullable=True),
+    Column("commit_message", String(1024), nullable=True),
+    Column("author", String(256), nullable=True),
+    Column("avatar_url", String(512), nullable=True),
+    Column("external_build_url", String(512), nullable=True),
+    Column("run_at", UtcDateTime(), nullable=False),
+    Column("committed_at", UtcDateTime(), nullable=True),
+    Column("ancestor_committed_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("project_id", "branch", "hash"),
+    Index("ix_budget_builds_project_id_branch_run_at", "project_id", "branch", "run_at"),
+    Index("ix_budget_builds_run_at", "run_at"),
+)
+
+budget_runs = Table(
+    "budget_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(36), nullable=False),
+    Column(
+        "build_id", String(36), ForeignKey("budget_builds.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("url", String(2048), nullable=False),
+    Column("representative", Boolean, nullable=False),
+    Column("summary", JsonDocument, nullable=False),
+    Column("lhr_bytes", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_budget_runs_build_id", "build_id"),
+)
+
+budget_lhrs = Table(
+    "budget_lhrs",
+    metadata,
+    Column(
+        "run_id", String(36), ForeignKey("budget_runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("lhr_gzip", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_budget_lhrs_created_at", "created_at"),
+)
+
+budget_statistics = Table(
+    "budget_statistics",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(36), nullable=False),
+    Column(
+        "build_id", String(36), ForeignKey("budget_builds.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("url", String(2048), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("build_id", "url", "name"),
+)
+
+budget_checks = Table(
+    "budget_checks",
+    metadata,
+    Column(
+        "build_id", String(36), ForeignKey("budget_builds.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("project_id", String(36), nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("baseline_build_id", String(36), nullable=True),
+    Column("report", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_budget_checks_project_id_created_at", "project_id", "created_at"),
+)
+
+budget_configs = Table(
+    "budget_configs",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("config", JsonDocument, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
