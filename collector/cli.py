@@ -16,6 +16,7 @@ import uvicorn
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from collector.budgets.cli import budget_cli
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.errors import PerfbeaconError
 from collector.sites import service as sites_service
@@ -36,6 +37,7 @@ cli = typer.Typer(
 )
 site_cli = typer.Typer(help="Manage monitored sites.", no_args_is_help=True)
 cli.add_typer(site_cli, name="site")
+cli.add_typer(budget_cli, name="budget")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -80,6 +80,28 @@ class Settings(BaseSettings):
         return "console" if sys.stderr.isatty() else "json"
 
 
+class BuildContextSettings(BaseSettings):
+    """Lighthouse CI's build context variables (``LHCI_BUILD_CONTEXT__CURRENT_HASH``, ...),
+    read by ``perfbeacon budget check``; git fills in what they leave out."""
+
+    model_config = SettingsConfigDict(env_prefix="LHCI_BUILD_CONTEXT__", extra="ignore")
+
+    current_hash: str | None = None
+    current_branch: str | None = None
+    ancestor_hash: str | None = None
+    commit_message: str | None = None
+    author: str | None = None
+    avatar_url: str | None = None
+    commit_time: str | None = None
+    ancestor_commit_time: str | None = None
+    external_build_url: str | None = None
+
+
+def load_build_context_settings() -> BuildContextSettings:
+    """The ``LHCI_BUILD_CONTEXT__*`` variables of the environment."""
+    return BuildContextSettings()
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build Settings from the environment, turning validation errors into one line."""
     try:
