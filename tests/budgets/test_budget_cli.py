@@ -133,7 +133,8 @@ def test_js_config_without_node_reads_the_literal(tmp_path: Path) -> None:
     write(
         tmp_path,
         "computed.js",
-        "const base = 0.9;\nmodule.exports = {ci: {assert: {assertions: {x: ['error', {minScore: base}]}}}};\n",
+        "const base = 0.9;\n"
+        "module.exports = {ci: {assert: {assertions: {x: ['error', {minScore: base}]}}}};\n",
     )
     computed = run(tmp_path, "--lhr", ".lighthouseci", "--config", "computed.js", env=no_node)
     assert computed.returncode == 2
