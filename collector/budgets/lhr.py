@@ -77,7 +77,7 @@ def audit_numeric_value(lhr: Mapping[str, Any], audit_id: str) -> float:
 
 def summarize(lhr: LHR) -> LHR:
     """The hot subset of an LHR: enough for assertions on scores and numeric values,
-    statistics, representative runs and regressions, at about 2 % of the size."""
+    statistics, representative runs and regressions, at under a tenth of the size."""
     audits: dict[str, dict[str, Any]] = {}
     for audit_id, audit in lhr["audits"].items():
         kept = {
