@@ -18,6 +18,7 @@ from collector.errors import InvalidInput
 LHR = dict[str, Any]
 
 MAX_LHR_BYTES = 20 * 1024 * 1024
+MAX_URL_LENGTH = 2048
 _decoder = msgspec.json.Decoder()
 
 
@@ -37,6 +38,9 @@ def validate_lhr(data: object, *, source: str) -> LHR:
     if not isinstance(data, dict):
         raise InvalidInput(f"{source}: an LHR must be a JSON object")
     problem = _shape_problem(data)
+    if problem is None and b"\\u0000" in msgspec.json.encode(data):
+        # PostgreSQL cannot store NUL characters in text or JSON.
+        problem = "it contains NUL characters"
     if problem is not None:
         raise InvalidInput(f"{source}: malformed LHR: {problem}", details={"source": source})
     return data
@@ -46,6 +50,8 @@ def _shape_problem(data: Mapping[str, Any]) -> str | None:
     final_url = data.get("finalUrl")
     if not isinstance(final_url, str) or not final_url:
         return "'finalUrl' is missing or not a string"
+    if len(final_url) > MAX_URL_LENGTH:
+        return f"'finalUrl' is longer than {MAX_URL_LENGTH} characters"
     audits = data.get("audits")
     if not isinstance(audits, dict):
         return "'audits' is missing or not an object"
@@ -85,19 +91,13 @@ def summarize(lhr: LHR) -> LHR:
             for key in ("score", "scoreDisplayMode", "numericValue", "numericUnit")
             if key in audit
         }
-        items = (audit.get("details") or {}).get("items")
+        details = audit.get("details")
+        items = details.get("items") if isinstance(details, dict) else None
         if isinstance(items, list):
             kept["itemCount"] = len(items)
         audits[audit_id] = kept
     categories = {
-        category_id: {
-            "score": category.get("score"),
-            "auditRefs": [
-                {"id": ref.get("id"), "group": ref.get("group")}
-                for ref in category.get("auditRefs", [])
-                if isinstance(ref, dict)
-            ],
-        }
+        category_id: {"score": category.get("score"), "auditRefs": _audit_refs(category)}
         for category_id, category in lhr.get("categories", {}).items()
     }
     return {
@@ -108,6 +108,17 @@ def summarize(lhr: LHR) -> LHR:
         "audits": audits,
         "categories": categories,
     }
+
+
+def _audit_refs(category: Mapping[str, Any]) -> list[dict[str, Any]]:
+    refs = category.get("auditRefs")
+    if not isinstance(refs, list):
+        return []
+    return [
+        {"id": ref["id"], "group": ref.get("group")}
+        for ref in refs
+        if isinstance(ref, dict) and isinstance(ref.get("id"), str)
+    ]
 
 
 def compress(text: str) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -14,6 +14,14 @@ class LhciModel(BaseModel):
     """camelCase on the wire (LHCI's names), snake_case in Python."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> LhciModel:
+        # PostgreSQL cannot store NUL in text; refuse it here rather than fail on insert.
+        for name, value in self:
+            if isinstance(value, str) and "\x00" in value and name != "lhr":
+                raise ValueError(f"{name} contains a NUL character")
+        return self
 
 
 class Project(LhciModel):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets import builds
@@ -23,7 +24,7 @@ from collector.budgets.projects import project_for_site
 from collector.budgets.regressions import Samples, find_regressions, samples_from_summaries
 from collector.budgets.results import AssertionResult, Evaluation, Regression
 from collector.budgets.schemas import Build, BuildContext, CheckReport, Project
-from collector.errors import InvalidInput, NotFound
+from collector.errors import Conflict, InvalidInput, NotFound
 from collector.sites.schemas import Site
 from collector.storage.tables import budget_builds, budget_checks, budget_configs, budget_projects
 
@@ -98,6 +99,10 @@ async def check(
             )
         )
         await conn.commit()
+    except IntegrityError:
+        await conn.rollback()
+        # Only a concurrent first check of the same site can clash on the new project.
+        raise Conflict("another check of this site is being stored; retry") from None
     except BaseException:
         await conn.rollback()
         raise

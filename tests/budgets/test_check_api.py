@@ -200,6 +200,12 @@ async def test_duplicate_build_is_refused_with_422(
     assert await count(engine, budget_builds) == 1
 
 
+def _nul_lhr() -> dict[str, Any]:
+    nul = lhr("v1-index-2")
+    nul["audits"]["interactive"]["title"] = "a\x00b"
+    return nul
+
+
 def _broken_lhr() -> dict[str, Any]:
     broken = lhr("v1-index-2")
     del broken["finalUrl"]
@@ -260,13 +266,21 @@ def _broken_lhr() -> dict[str, Any]:
             "'20 potatoes' is not a size",
         ),
         ({"lhrs": [], "assert": FAST_ASSERTIONS}, "need Lighthouse results"),
+        (
+            {"lhrs": [_nul_lhr()], "assert": FAST_ASSERTIONS},
+            "lhrs[0]: malformed LHR: it contains NUL",
+        ),
+        (
+            {"lhrs": runs("v1-index"), "assert": FAST_ASSERTIONS, "build": build("a\x00b")},
+            "hash contains a NUL character",
+        ),
     ],
 )
 async def test_bad_input_is_a_clear_4xx_and_stores_nothing(
     client: httpx.AsyncClient, engine: AsyncEngine, body: dict[str, Any], fragment: str
 ) -> None:
     site = await make_site(engine)
-    response = await post_check(client, site_headers(site), build=build("bad1"), **body)
+    response = await post_check(client, site_headers(site), **{"build": build("bad1"), **body})
     assert 400 <= response.status_code < 500, response.text
     assert fragment in response.json()["error"]["message"]
     assert await count(engine, budget_builds) == 0
