@@ -81,10 +81,12 @@ def _public(values: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in values.items() if k != "token_hash"}
 
 
-async def list_projects(*, conn: AsyncConnection) -> list[Project]:
-    """Every project, oldest first, without tokens."""
-    rows = await conn.execute(select(budget_projects).order_by(budget_projects.c.created_at))
-    return [_to_project(row) for row in rows]
+async def list_projects(*, conn: AsyncConnection, site_id: int | None = None) -> list[Project]:
+    """Every project (or a site's projects), oldest first, without tokens."""
+    query = select(budget_projects).order_by(budget_projects.c.created_at)
+    if site_id is not None:
+        query = query.where(budget_projects.c.site_id == site_id)
+    return [_to_project(row) for row in await conn.execute(query)]
 
 
 async def get_project(*, conn: AsyncConnection, project_id: str) -> Project:

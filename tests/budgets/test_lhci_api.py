@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.budgets import projects
 from collector.budgets.retention import prune
 from collector.storage.tables import budget_lhrs, budget_runs, budget_statistics
 from tests.budgets.helpers import lhr
+from tests.factories import make_site
 
 
 async def new_project(
@@ -70,6 +72,23 @@ async def upload(
 async def test_project_creation_needs_the_admin_token(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/projects", json={"name": "shop frontend"})
     assert response.status_code == 401
+
+
+async def test_project_linked_to_a_site_is_listed_for_it(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    project = await new_project(client, admin_headers, siteKey=site.key, baseBranch="main")
+    assert project["siteId"] == site.id
+    async with engine.connect() as conn:
+        linked = await projects.list_projects(conn=conn, site_id=site.id)
+    assert [p.id for p in linked] == [project["id"]]
+    unknown = await client.post(
+        "/v1/projects", json={"name": "other one", "siteKey": "pk_nope"}, headers=admin_headers
+    )
+    assert unknown.status_code == 404
+    short = await client.post("/v1/projects", json={"name": "abc"}, headers=admin_headers)
+    assert short.status_code == 422
 
 
 async def test_lookup_create_build_add_runs_seal_and_read(
