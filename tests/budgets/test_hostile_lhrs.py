@@ -57,16 +57,16 @@ def mutated(audit_edits: list[Any], cat_edits: list[Any]) -> dict[str, Any]:
     return data
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(edits, category_edits, edits)
 def test_hostile_values_give_a_verdict_or_invalid_input(
     first: list[Any], cats: list[Any], second: list[Any]
 ) -> None:
-    lhrs = [
-        validate_lhr(mutated(first, cats), source="a"),
-        validate_lhr(mutated(second, []), source="b"),
-    ]
     try:
+        lhrs = [
+            validate_lhr(mutated(first, cats), source="a"),
+            validate_lhr(mutated(second, []), source="b"),
+        ]
         results = evaluate_assertions(OPTIONS, lhrs)
     except InvalidInput:
         return
