@@ -1,6 +1,11 @@
 """Budgets: Lighthouse CI projects, builds, runs (summaries hot, full LHRs compressed),
 statistics, budget check reports and per-site budget configurations.
 
+These tables hold kilobytes per CI build and are addressed the way the Lighthouse CI
+API addresses them (project id, build token), not by site. On Citus they are not
+sharded: they stay on the coordinator as Citus-managed local tables, which can still
+reference and join the ``sites`` reference table.
+
 Revision ID: 0004
 Revises: 0001
 Create Date: 2026-11-26
@@ -158,6 +163,31 @@ def upgrade() -> None:
             ["site_id"], ["sites.id"], name="fk_budget_configs_site_id_sites", ondelete="CASCADE"
         ),
     )
+    _add_to_citus_metadata()
+
+
+BUDGET_TABLES = (
+    "budget_projects",
+    "budget_builds",
+    "budget_runs",
+    "budget_lhrs",
+    "budget_statistics",
+    "budget_checks",
+    "budget_configs",
+)
+
+
+def _add_to_citus_metadata() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    has_citus = bind.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
+    if has_citus.scalar() is None:
+        return
+    for table in BUDGET_TABLES:
+        op.execute(
+            f"SELECT citus_add_local_table_to_metadata('{table}', cascade_via_foreign_keys => true)"
+        )
 
 
 def downgrade() -> None:
