@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -18,6 +19,11 @@ from collector.budgets.retention import prune_forever
 from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.http_errors import install_error_handlers
+from collector.ingest import useragent
+from collector.ingest.endpoint import VitalsEndpoint
+from collector.ingest.service import BeaconIngestor
+from collector.ingest.site_cache import SiteCache
+from collector.ingest.writer import EventWriter
 from collector.runtime import Runtime
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
@@ -40,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(budgets_router)
     app.include_router(lhci_router)
     _add_middleware(app, settings)
+    # Outside GZip and CORS: the beacon hot path pays for neither.
+    app.add_middleware(VitalsEndpoint)
     return app
 
 
@@ -62,6 +70,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+
+
+def _event_writer(engine: AsyncEngine, settings: Settings) -> EventWriter:
+    return EventWriter(
+        engine,
+        batch_window=settings.ingest_batch_window_ms / 1000,
+        max_queue=settings.ingest_queue_max_metrics,
+        max_batch=settings.ingest_batch_max_metrics,
+        recent_capacity=settings.ingest_recent_ids,
+    )
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -92,10 +110,21 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             ),
             name="budget-retention",
         )
-        app.state.runtime = Runtime(settings=settings, engine=engine)
+        writer = _event_writer(engine, settings)
+        useragent.warm_up()
+        await writer.start()
+        app.state.runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            writer=writer,
+            ingestor=BeaconIngestor(
+                sites=SiteCache(engine, ttl=settings.site_cache_seconds), writer=writer
+            ),
+        )
         try:
             yield
         finally:
+            await writer.stop()
             for task in (maintenance, budget_retention):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

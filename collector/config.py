@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     lhr_retention_days: int = Field(default=30, ge=1, le=3650)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     gzip_minimum_size: int = Field(default=1000, ge=0)
+    country_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+    ingest_batch_window_ms: float = Field(default=1.0, ge=0, le=100)
+    ingest_queue_max_metrics: int = Field(default=50_000, ge=100)
+    ingest_batch_max_metrics: int = Field(default=5_000, ge=1)
+    ingest_recent_ids: int = Field(default=200_000, ge=0)
+    site_cache_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("country_header", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod

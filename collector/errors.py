@@ -24,6 +24,24 @@ class InvalidInput(PerfbeaconError):
     code = "invalid_input"
 
 
+class TooLarge(InvalidInput):
+    """The request body is larger than the endpoint accepts."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The request body comes in a content type the endpoint does not read."""
+
+    code = "unsupported_media_type"
+
+
+class MethodNotAllowed(InvalidInput):
+    """The endpoint exists but does not take this HTTP method."""
+
+    code = "method_not_allowed"
+
+
 class NotFound(PerfbeaconError):
     """The named thing does not exist (or the caller may not know that it does)."""
 

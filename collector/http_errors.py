@@ -14,11 +14,14 @@ from collector.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    MethodNotAllowed,
     NotFound,
     PerfbeaconError,
+    TooLarge,
     Unauthenticated,
     Unavailable,
     Unprocessable,
+    UnsupportedMediaType,
 )
 
 STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
@@ -26,7 +29,10 @@ STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     NotFound: 404,
+    MethodNotAllowed: 405,
     Conflict: 409,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
     Unprocessable: 422,
     Unavailable: 503,
 }

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.config import Settings
+from collector.ingest.service import BeaconIngestor
+from collector.ingest.writer import EventWriter
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Runtime:
     """What a running collector holds: built by the lifespan, torn down with it."""
 
     settings: Settings
     engine: AsyncEngine
+    writer: EventWriter
+    ingestor: BeaconIngestor

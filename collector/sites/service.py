@@ -81,3 +81,17 @@ def _to_site(row: Row[tuple[object, ...]]) -> Site:
         origins=list(row.origins),
         created_at=row.created_at,
     )
+
+
+async def find_site_by_key(*, conn: AsyncConnection, key: str) -> Site | None:
+    """The site with public key ``key``, or None."""
+    row = (await conn.execute(select(sites).where(sites.c.public_key == key))).first()
+    return None if row is None else _to_site(row)
+
+
+async def find_sites_by_origin(*, conn: AsyncConnection, origin: str) -> list[Site]:
+    """Every site that lists ``origin`` among its allowed origins."""
+    # Origins live in a JSON list; the sites table is small, so filter here
+    # rather than write a JSON containment query per dialect.
+    rows = await conn.execute(select(sites).order_by(sites.c.id))
+    return [site for site in map(_to_site, rows) if origin in site.origins]

@@ -1,0 +1,1 @@
+"""Beacon ingestion: schemas, normalization, the /api/vitals endpoint and the writer."""

@@ -1,0 +1,149 @@
+"""One decoded metric plus its beacon's context -> one validated, enriched EventRecord."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+
+import msgspec
+
+from collector.ingest.attribution import summarize_attribution
+from collector.ingest.normalize import (
+    MAX_VALUE,
+    SOFT_NAVIGATION,
+    connection_of,
+    country_of,
+    navigation_type_of,
+    page_path_of,
+    rating_of,
+    route_of,
+)
+from collector.ingest.schemas import Connection, ConnectionInfo, Envelope, MetricIn
+from collector.ingest.useragent import Client, client_of
+from collector.storage.records import EventRecord
+
+MAX_METRIC_ID = 128
+MAX_DEVICE_MEMORY = 1024.0
+SERVER_ID_PREFIX = "srv-"
+
+
+class MetricRejected(Exception):
+    """A metric that cannot be stored; ``reason`` says why, for the response."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BeaconDefaults(msgspec.Struct, gc=False):
+    """What every metric of one beacon shares unless the metric says otherwise."""
+
+    site_id: int
+    ts: datetime
+    page: str | None
+    connection: str
+    device_memory: float | None
+    client: Client
+    country: str | None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        site_id: int,
+        ts: datetime,
+        envelope: Envelope,
+        user_agent: str | None,
+        country: str | None,
+        referer: str | None,
+    ) -> BeaconDefaults:
+        """The defaults from the envelope's page fields and the request headers."""
+        return cls(
+            site_id=site_id,
+            ts=ts,
+            # Browsers send only the origin as Referer to another origin, so the
+            # page the snippet names comes first.
+            page=envelope.page if envelope.page is not None else referer,
+            connection=_connection(envelope.connection) or "unknown",
+            device_memory=_device_memory(envelope.deviceMemory),
+            client=client_of(user_agent),
+            country=country_of(country),
+        )
+
+
+def to_record(metric: MetricIn, beacon: BeaconDefaults) -> EventRecord:
+    """Validate ``metric`` and build its record, or raise MetricRejected."""
+    name = metric.name
+    value = _bounded(name, "value", metric.value, low=0.0)
+    delta = value if metric.delta is None else _bounded(name, "delta", metric.delta)
+    navigation_type = navigation_type_of(metric.navigationType)
+    path = _page_path(metric, beacon)
+    attribution = summarize_attribution(name, metric.attribution)
+    if navigation_type == SOFT_NAVIGATION and metric.navigationId is not None:
+        attribution = {**(attribution or {}), "navigationId": str(metric.navigationId)[:64]}
+    device_memory = _device_memory(metric.deviceMemory)
+    client = beacon.client
+    return EventRecord(
+        site_id=beacon.site_id,
+        ts=beacon.ts,
+        metric=name,
+        value=value,
+        delta=delta,
+        rating=rating_of(name, value),
+        metric_id=_metric_id(metric.id),
+        navigation_type=navigation_type,
+        page_path=path,
+        route=route_of(path),
+        device=client.device,
+        browser=client.browser,
+        os=client.os,
+        connection=_connection(metric.connection) or beacon.connection,
+        device_memory=device_memory if device_memory is not None else beacon.device_memory,
+        country=beacon.country,
+        attribution=attribution,
+    )
+
+
+def _bounded(name: str, field: str, number: float, low: float | None = None) -> float:
+    limit = MAX_VALUE[name]
+    lowest = -limit if low is None else low
+    if not math.isfinite(number) or not lowest <= number <= limit:
+        raise MetricRejected(f"{name} {field} {number!r} is outside {lowest:g}..{limit:g}")
+    return number
+
+
+def _metric_id(raw: str | None) -> str:
+    if raw is None:
+        # Without an id a metric cannot be matched with its re-reports; store it alone.
+        return SERVER_ID_PREFIX + uuid.uuid4().hex
+    if not raw or len(raw) > MAX_METRIC_ID or not (raw.isascii() and raw.isprintable()):
+        raise MetricRejected(
+            f"id must be 1-{MAX_METRIC_ID} printable ASCII characters, like web-vitals' ids"
+        )
+    return raw
+
+
+def _page_path(metric: MetricIn, beacon: BeaconDefaults) -> str:
+    # v6 names the URL the metric belongs to (a soft navigation's own URL); the page
+    # the snippet read at send time may already be the next one.
+    page = metric.navigationURL or metric.page or beacon.page
+    if page is None:
+        return "/"
+    path = page_path_of(page)
+    if path is None:
+        raise MetricRejected(f"page {page[:100]!r} is not an http(s) URL or a path under 1 KiB")
+    return path
+
+
+def _connection(value: Connection | None) -> str | None:
+    if value is None:
+        return None
+    effective_type = value.effectiveType if isinstance(value, ConnectionInfo) else value
+    return connection_of(effective_type) if effective_type is not None else None
+
+
+def _device_memory(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value) or not 0 < value <= MAX_DEVICE_MEMORY:
+        return None
+    return value

@@ -1,0 +1,160 @@
+"""Turn what a page sent into clean dimension values: paths, routes, connection, country.
+
+Every function here is pure and cheap; the ones fed by values that repeat across
+beacons (paths) are cached.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+MAX_PAGE_PATH = 1024
+MAX_ROUTE = 512
+UNKNOWN = "unknown"
+
+# web-vitals' rating thresholds (good up to the first, needs-improvement up to the second).
+THRESHOLDS: dict[str, tuple[float, float]] = {
+    "LCP": (2500, 4000),
+    "INP": (200, 500),
+    "CLS": (0.1, 0.25),
+    "FCP": (1800, 3000),
+    "TTFB": (800, 1800),
+    "FID": (100, 300),
+}
+# Largest believable values: an hour for timings, far past any real layout shift score.
+MAX_VALUE: dict[str, float] = {
+    "LCP": 3_600_000,
+    "INP": 3_600_000,
+    "FCP": 3_600_000,
+    "TTFB": 3_600_000,
+    "FID": 3_600_000,
+    "CLS": 100.0,
+}
+
+NAVIGATION_TYPES = frozenset(
+    {
+        "navigate",
+        "reload",
+        "back-forward",
+        "back-forward-cache",
+        "prerender",
+        "restore",
+        "soft-navigation",
+    }
+)
+SOFT_NAVIGATION = "soft-navigation"
+CONNECTION_TYPES = frozenset({"slow-2g", "2g", "3g", "4g"})
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX_HASH = re.compile(r"[0-9a-fA-F]{16,}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+# Codes proxies use for "no country": unknown, Tor.
+_NO_COUNTRY = frozenset({"xx", "zz"})
+
+
+def rating_of(metric: str, value: float) -> str:
+    """``good``, ``needs-improvement`` or ``poor`` by web-vitals' thresholds."""
+    good, poor = THRESHOLDS[metric]
+    if value <= good:
+        return "good"
+    return "needs-improvement" if value <= poor else "poor"
+
+
+def navigation_type_of(raw: str | None) -> str:
+    """A web-vitals navigation type; ``navigate`` when absent, ``other`` when unknown."""
+    if raw is None:
+        return "navigate"
+    value = raw.replace("_", "-")
+    return value if value in NAVIGATION_TYPES else "other"
+
+
+def connection_of(effective_type: str | None) -> str:
+    """The Network Information API's effective type, or ``unknown``."""
+    if effective_type is None:
+        return UNKNOWN
+    value = effective_type.strip().lower()
+    return value if value in CONNECTION_TYPES else UNKNOWN
+
+
+def country_of(header_value: str | None) -> str | None:
+    """A lower-case ISO 3166 alpha-2 code from a trusted proxy header, or None."""
+    if header_value is None:
+        return None
+    value = header_value.strip()
+    if not _COUNTRY.fullmatch(value):
+        return None
+    code = value.lower()
+    return None if code in _NO_COUNTRY else code
+
+
+def clean_text(value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters, without NUL (which PostgreSQL refuses)."""
+    value = value[:limit]
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+@lru_cache(maxsize=16_384)
+def page_path_of(page: str) -> str | None:
+    """The path of a page URL or path, without query string or fragment.
+
+    None when the page is not something a browser location could be.
+    """
+    if "\x00" in page:
+        return None
+    try:
+        parts = urlsplit(page.strip())
+    except ValueError:
+        return None
+    if parts.scheme and parts.scheme not in ("http", "https"):
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    if len(path) > MAX_PAGE_PATH:
+        return None
+    return path
+
+
+@lru_cache(maxsize=16_384)
+def route_of(path: str) -> str:
+    """The route group of a path: ids, UUIDs and hashes collapsed.
+
+    >>> route_of("/product/123")
+    '/product/:id'
+    """
+    segments = path.split("/")
+    grouped = "/".join(_segment_group(segment) for segment in segments)
+    if len(grouped) > 1 and grouped.endswith("/"):
+        grouped = grouped[:-1]
+    return grouped[:MAX_ROUTE]
+
+
+def _segment_group(segment: str) -> str:
+    if not segment:
+        return segment
+    if segment.isdigit():
+        return ":id"
+    if _UUID.fullmatch(segment):
+        return ":uuid"
+    if _HEX_HASH.fullmatch(segment) and _has_digit(segment):
+        return ":hash"
+    if _TOKEN.fullmatch(segment) and _looks_random(segment):
+        return ":hash"
+    return segment
+
+
+def _has_digit(text: str) -> bool:
+    return any(char.isdigit() for char in text)
+
+
+def _looks_random(segment: str) -> bool:
+    # A long token mixing upper case, lower case and digits is an id, not a slug:
+    # slugs ("iphone-15-pro-max") are lower case.
+    return (
+        _has_digit(segment)
+        and any(char.isupper() for char in segment)
+        and any(char.islower() for char in segment)
+    )

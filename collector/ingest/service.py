@@ -1,0 +1,181 @@
+"""Beacon ingestion: decode, name the site, validate and enrich each metric, write.
+
+Knows nothing of HTTP: the endpoint hands it the body and the request facts it
+needs, and maps its domain errors to responses.
+
+>>> ingestor = BeaconIngestor(sites=site_cache, writer=writer, country_header=None)
+>>> result = await ingestor.ingest(body=b'[{"name":"LCP","value":1200,"id":"v5-1-2"}]',
+...                                request=BeaconRequest(origin="https://shop.example"))
+>>> result.accepted
+1
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+from collector.errors import Forbidden, InvalidInput, NotFound
+from collector.ingest.metrics import BeaconDefaults, MetricRejected, to_record
+from collector.ingest.schemas import Body, Envelope, MetricIn, PartialResult, Rejection
+from collector.ingest.site_cache import KnownSite, SiteCache
+from collector.ingest.writer import EventWriter
+from collector.storage.records import EventRecord
+
+MAX_METRICS_PER_BEACON = 100
+MAX_REJECTIONS_LISTED = 50
+
+_decode_body = msgspec.json.Decoder(Body).decode
+_decode_metric = msgspec.json.Decoder(MetricIn).decode
+
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+
+
+class BadBeacon(InvalidInput):
+    """The body is not a beacon, or none of its metrics could be stored."""
+
+    code = "bad_beacon"
+
+
+class SiteRequired(InvalidInput):
+    """Nothing in the request names a site."""
+
+    code = "site_required"
+
+
+class UnknownSite(NotFound):
+    """The site key names no site."""
+
+    code = "unknown_site"
+
+
+class OriginNotAllowed(Forbidden):
+    """The page's origin is not one the site allows."""
+
+    code = "origin_not_allowed"
+
+
+class BeaconRequest(msgspec.Struct, gc=False):
+    """What the ingest path reads from the HTTP request besides the body."""
+
+    origin: str | None = None
+    site_key: str | None = None
+    user_agent: str | None = None
+    country: str | None = None
+    referer: str | None = None
+
+
+class IngestResult(msgspec.Struct, gc=False):
+    """How many metrics were stored, and which were not."""
+
+    accepted: int
+    rejected: list[Rejection]
+
+    @property
+    def complete(self) -> bool:
+        """Every metric of the beacon was stored."""
+        return not self.rejected
+
+    def partial_body(self) -> PartialResult:
+        """The 200 body: counts and the first rejections."""
+        return PartialResult(
+            accepted=self.accepted,
+            rejected=self.rejected[:MAX_REJECTIONS_LISTED],
+            rejected_total=len(self.rejected),
+        )
+
+
+class BeaconIngestor:
+    """Turns beacon bodies into committed events."""
+
+    def __init__(self, *, sites: SiteCache, writer: EventWriter) -> None:
+        self._sites = sites
+        self._writer = writer
+
+    async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
+        """The site named by ``key``, else the one allowing ``origin``; checks the origin."""
+        if key is not None:
+            site = await self._sites.by_key(key)
+            if site is None:
+                raise UnknownSite(f"no site has the key {key[:64]!r}")
+            if origin is not None and not site.allows(origin):
+                raise OriginNotAllowed(
+                    f"the site does not allow beacons from {origin[:200]!r}",
+                    details={"origin": origin[:200]},
+                )
+            return site
+        if origin is None:
+            raise SiteRequired(
+                "name the site: a 'site' field in the body, ?site=KEY, or an allowed Origin"
+            )
+        candidates = await self._sites.by_origin(origin)
+        if not candidates:
+            raise OriginNotAllowed(
+                f"no site allows beacons from {origin[:200]!r}; send the site key",
+                details={"origin": origin[:200]},
+            )
+        if len(candidates) > 1:
+            raise SiteRequired(f"several sites allow {origin[:200]!r}; send the site key")
+        return candidates[0]
+
+    async def ingest(self, *, body: bytes, request: BeaconRequest) -> IngestResult:
+        """Store the beacon's valid metrics; return once they are committed."""
+        if not body.strip():
+            raise BadBeacon("the body is empty; send a JSON metric, array or envelope")
+        envelope, raw_metrics = _split(body)
+        key = envelope.site if envelope.site is not None else request.site_key
+        site = await self.resolve_site(key=key, origin=request.origin)
+        defaults = BeaconDefaults.of(
+            site_id=site.id,
+            ts=datetime.now(UTC),
+            envelope=envelope,
+            user_agent=request.user_agent,
+            country=request.country,
+            referer=request.referer,
+        )
+        records, rejected = _records(raw_metrics, defaults)
+        if not records:
+            raise BadBeacon(
+                "no metric in the beacon could be stored",
+                details={"rejected": [msgspec.to_builtins(r) for r in rejected[:20]]},
+            )
+        await self._writer.write(records)
+        return IngestResult(accepted=len(records), rejected=rejected)
+
+
+def _split(body: bytes) -> tuple[Envelope, list[msgspec.Raw | MetricIn]]:
+    """The envelope and its metrics, each still raw unless the body was one metric."""
+    try:
+        decoded = _decode_body(body)
+    except _DECODE_ERRORS as exc:
+        raise BadBeacon(f"the body is not a JSON beacon: {exc}") from None
+    if isinstance(decoded, list):
+        return Envelope(), list(decoded)
+    if decoded.metrics is not None:
+        return decoded, list(decoded.metrics)
+    try:
+        return decoded, [_decode_metric(body)]
+    except _DECODE_ERRORS as exc:
+        raise BadBeacon(f"the metric is not valid: {exc}") from None
+
+
+def _records(
+    raw_metrics: list[msgspec.Raw | MetricIn], defaults: BeaconDefaults
+) -> tuple[list[EventRecord], list[Rejection]]:
+    records: list[EventRecord] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(raw_metrics):
+        if index >= MAX_METRICS_PER_BEACON:
+            rejected.append(
+                Rejection(index, f"over the limit of {MAX_METRICS_PER_BEACON} metrics a beacon")
+            )
+            continue
+        try:
+            metric = raw if isinstance(raw, MetricIn) else _decode_metric(raw)
+            records.append(to_record(metric, defaults))
+        except _DECODE_ERRORS as exc:
+            rejected.append(Rejection(index, str(exc)))
+        except MetricRejected as exc:
+            rejected.append(Rejection(index, exc.reason))
+    return records, rejected
