@@ -19,7 +19,14 @@ from collector.ingest.normalize import (
     rating_of,
     route_of,
 )
-from collector.ingest.schemas import Connection, ConnectionInfo, Envelope, MetricIn
+from collector.ingest.schemas import (
+    BareMetricIn,
+    Connection,
+    ConnectionInfo,
+    Envelope,
+    MetricIn,
+    TypedEnvelope,
+)
 from collector.ingest.useragent import Client, client_of
 from collector.storage.records import EventRecord
 
@@ -53,7 +60,7 @@ class BeaconDefaults(msgspec.Struct, gc=False):
         *,
         site_id: int,
         ts: datetime,
-        envelope: Envelope,
+        envelope: Envelope | TypedEnvelope,
         user_agent: str | None,
         country: str | None,
         referer: str | None,
@@ -72,14 +79,16 @@ class BeaconDefaults(msgspec.Struct, gc=False):
         )
 
 
-def to_record(metric: MetricIn, beacon: BeaconDefaults) -> EventRecord:
+def to_record(metric: BareMetricIn, beacon: BeaconDefaults) -> EventRecord:
     """Validate ``metric`` and build its record, or raise MetricRejected."""
     name = metric.name
     value = _bounded(name, "value", metric.value, low=0.0)
     delta = value if metric.delta is None else _bounded(name, "delta", metric.delta)
     navigation_type = navigation_type_of(metric.navigationType)
     path = _page_path(metric, beacon)
-    attribution = summarize_attribution(name, metric.attribution)
+    attribution = (
+        summarize_attribution(name, metric.attribution) if type(metric) is MetricIn else None
+    )
     if navigation_type == SOFT_NAVIGATION and metric.navigationId is not None:
         attribution = {**(attribution or {}), "navigationId": str(metric.navigationId)[:64]}
     device_memory = _device_memory(metric.deviceMemory)
@@ -124,7 +133,7 @@ def _metric_id(raw: str | None) -> str:
     return raw
 
 
-def _page_path(metric: MetricIn, beacon: BeaconDefaults) -> str:
+def _page_path(metric: BareMetricIn, beacon: BeaconDefaults) -> str:
     # v6 names the URL the metric belongs to (a soft navigation's own URL); the page
     # the snippet read at send time may already be the next one.
     page = metric.navigationURL or metric.page or beacon.page

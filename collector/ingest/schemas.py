@@ -15,9 +15,6 @@ import msgspec
 
 MetricName = Literal["LCP", "INP", "CLS", "FCP", "TTFB", "FID"]
 
-# Raw cannot be optional in msgspec; an empty Raw stands for "not sent".
-NO_ATTRIBUTION = msgspec.Raw()
-
 ShortText = Annotated[str, msgspec.Meta(max_length=512)]
 PageText = Annotated[str, msgspec.Meta(max_length=4096)]
 SiteKey = Annotated[str, msgspec.Meta(max_length=64)]
@@ -46,8 +43,8 @@ class Envelope(msgspec.Struct, gc=False):
     deviceMemory: float | None = None
 
 
-class MetricIn(msgspec.Struct, gc=False):
-    """One web-vitals ``Metric`` (plus the classic snippet's page fields)."""
+class BareMetricIn(msgspec.Struct, gc=False):
+    """One web-vitals ``Metric`` (plus the classic snippet's page fields), sans attribution."""
 
     name: MetricName
     value: float
@@ -56,28 +53,31 @@ class MetricIn(msgspec.Struct, gc=False):
     navigationType: ShortText | None = None
     navigationId: int | ShortText | None = None
     navigationURL: PageText | None = None
-    attribution: msgspec.Raw = NO_ATTRIBUTION
     page: PageText | None = None
     connection: Connection | None = None
     deviceMemory: float | None = None
 
 
+class MetricIn(BareMetricIn, gc=False):
+    """A metric with its attribution (web-vitals attribution build)."""
+
+    attribution: AttributionIn | None = None
+
+
+class TypedEnvelope(msgspec.Struct, gc=False):
+    """``Envelope`` with its metrics decoded: the one-pass path for well-formed bodies."""
+
+    site: SiteKey | None = None
+    metrics: list[MetricIn] | None = None
+    page: PageText | None = None
+    connection: Connection | None = None
+    deviceMemory: float | None = None
+
+
+# Well-formed bodies decode in one pass as TypedBody; a body with a malformed metric
+# is decoded again as Body, and its metrics one by one.
+TypedBody = list[MetricIn] | TypedEnvelope
 Body = list[msgspec.Raw] | Envelope
-
-# Attribution builds: the compact fields kept per metric. Element and entry objects
-# are not declared, so they are skipped.
-
-
-class LCPAttributionIn(msgspec.Struct, gc=False):
-    """LCP attribution (v4 names the element ``element``, v5+ ``target``)."""
-
-    target: str | None = None
-    element: str | None = None
-    url: str | None = None
-    timeToFirstByte: float | None = None
-    resourceLoadDelay: float | None = None
-    resourceLoadDuration: float | None = None
-    elementRenderDelay: float | None = None
 
 
 class ScriptEntryIn(msgspec.Struct, gc=False):
@@ -87,7 +87,6 @@ class ScriptEntryIn(msgspec.Struct, gc=False):
     invokerType: str | None = None
     sourceURL: str | None = None
     sourceFunctionName: str | None = None
-    duration: float | None = None
 
 
 class LongestScriptIn(msgspec.Struct, gc=False):
@@ -99,15 +98,29 @@ class LongestScriptIn(msgspec.Struct, gc=False):
 
 
 class FrameIn(msgspec.Struct, gc=False):
-    """A long-animation-frame entry, reduced to its durations."""
+    """A long-animation-frame entry, reduced to its blocking time."""
 
-    duration: float | None = None
     blockingDuration: float | None = None
 
 
-class INPAttributionIn(msgspec.Struct, gc=False):
-    """INP attribution: target, type, the three phases and a LoAF summary."""
+class AttributionIn(msgspec.Struct, gc=False):
+    """The attribution fields perfbeacon keeps, of every metric, in one shape.
 
+    One shape for all metrics lets a whole beacon decode in one pass; which fields
+    a metric's summary keeps is decided by its name (see ``attribution.py``).
+    LCP: target (v4: element), url, timeToFirstByte and the three sub-parts.
+    INP: interaction target/type/time, the three phases, loadState, the LoAF
+    entries and (v5+) longestScript and the totals. CLS: the largest shift.
+    FCP: timeToFirstByte, firstByteToFCP. TTFB: its five sub-parts. FID: the event.
+    """
+
+    target: str | None = None
+    element: str | None = None
+    url: str | None = None
+    timeToFirstByte: float | None = None
+    resourceLoadDelay: float | None = None
+    resourceLoadDuration: float | None = None
+    elementRenderDelay: float | None = None
     interactionTarget: str | None = None
     interactionType: str | None = None
     interactionTime: float | None = None
@@ -121,61 +134,18 @@ class INPAttributionIn(msgspec.Struct, gc=False):
     totalStyleAndLayoutDuration: float | None = None
     totalPaintDuration: float | None = None
     totalUnattributedDuration: float | None = None
-
-
-class CLSAttributionIn(msgspec.Struct, gc=False):
-    """CLS attribution: the largest shift's target, time and value."""
-
     largestShiftTarget: str | None = None
     largestShiftTime: float | None = None
     largestShiftValue: float | None = None
-    loadState: str | None = None
-
-
-class FCPAttributionIn(msgspec.Struct, gc=False):
-    """FCP attribution: TTFB and the time from first byte to FCP."""
-
-    timeToFirstByte: float | None = None
     firstByteToFCP: float | None = None
-    loadState: str | None = None
-
-
-class TTFBAttributionIn(msgspec.Struct, gc=False):
-    """TTFB attribution: the navigation's sub-parts."""
-
     waitingDuration: float | None = None
     cacheDuration: float | None = None
     dnsDuration: float | None = None
     connectionDuration: float | None = None
     requestDuration: float | None = None
-
-
-class FIDAttributionIn(msgspec.Struct, gc=False):
-    """FID attribution (web-vitals v3/v4 only)."""
-
     eventTarget: str | None = None
     eventType: str | None = None
     eventTime: float | None = None
-    loadState: str | None = None
-
-
-AttributionIn = (
-    LCPAttributionIn
-    | INPAttributionIn
-    | CLSAttributionIn
-    | FCPAttributionIn
-    | TTFBAttributionIn
-    | FIDAttributionIn
-)
-
-ATTRIBUTION_TYPES: dict[str, type[AttributionIn]] = {
-    "LCP": LCPAttributionIn,
-    "INP": INPAttributionIn,
-    "CLS": CLSAttributionIn,
-    "FCP": FCPAttributionIn,
-    "TTFB": TTFBAttributionIn,
-    "FID": FIDAttributionIn,
-}
 
 
 class Rejection(msgspec.Struct, gc=False):

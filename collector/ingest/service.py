@@ -12,13 +12,23 @@ needs, and maps its domain errors to responses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
 
 from collector.errors import Forbidden, InvalidInput, NotFound
 from collector.ingest.metrics import BeaconDefaults, MetricRejected, to_record
-from collector.ingest.schemas import Body, Envelope, MetricIn, PartialResult, Rejection
+from collector.ingest.schemas import (
+    BareMetricIn,
+    Body,
+    Envelope,
+    MetricIn,
+    PartialResult,
+    Rejection,
+    TypedBody,
+    TypedEnvelope,
+)
 from collector.ingest.site_cache import KnownSite, SiteCache
 from collector.ingest.writer import EventWriter
 from collector.storage.records import EventRecord
@@ -26,8 +36,11 @@ from collector.storage.records import EventRecord
 MAX_METRICS_PER_BEACON = 100
 MAX_REJECTIONS_LISTED = 50
 
+_decode_typed_body = msgspec.json.Decoder(TypedBody).decode
 _decode_body = msgspec.json.Decoder(Body).decode
 _decode_metric = msgspec.json.Decoder(MetricIn).decode
+_decode_bare_metric = msgspec.json.Decoder(BareMetricIn).decode
+_NO_ENVELOPE = Envelope()
 
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 
@@ -144,24 +157,48 @@ class BeaconIngestor:
         return IngestResult(accepted=len(records), rejected=rejected)
 
 
-def _split(body: bytes) -> tuple[Envelope, list[msgspec.Raw | MetricIn]]:
-    """The envelope and its metrics, each still raw unless the body was one metric."""
+def _split(body: bytes) -> tuple[Envelope | TypedEnvelope, Sequence[msgspec.Raw | BareMetricIn]]:
+    """The envelope and its metrics: decoded in one pass if all are well-formed."""
+    try:
+        typed = _decode_typed_body(body)
+    except msgspec.ValidationError:
+        return _split_raw(body)
+    except _DECODE_ERRORS as exc:
+        raise BadBeacon(f"the body is not JSON: {exc}") from None
+    if isinstance(typed, list):
+        return _NO_ENVELOPE, typed
+    if typed.metrics is not None:
+        return typed, typed.metrics
+    # One metric object: the envelope pass skipped its metric fields.
+    return typed, [msgspec.Raw(body)]
+
+
+def _split_raw(body: bytes) -> tuple[Envelope, list[msgspec.Raw]]:
+    """The slow path: the envelope, with each metric left as raw JSON."""
     try:
         decoded = _decode_body(body)
     except _DECODE_ERRORS as exc:
-        raise BadBeacon(f"the body is not a JSON beacon: {exc}") from None
+        raise BadBeacon(f"the beacon is not valid: {exc}") from None
     if isinstance(decoded, list):
-        return Envelope(), list(decoded)
+        return _NO_ENVELOPE, decoded
     if decoded.metrics is not None:
-        return decoded, list(decoded.metrics)
+        return decoded, decoded.metrics
+    return decoded, [msgspec.Raw(body)]
+
+
+def _decoded(raw: msgspec.Raw | BareMetricIn) -> BareMetricIn:
+    """A metric decoded on its own; a malformed attribution is dropped, not fatal."""
+    if isinstance(raw, BareMetricIn):
+        return raw
     try:
-        return decoded, [_decode_metric(body)]
-    except _DECODE_ERRORS as exc:
-        raise BadBeacon(f"the metric is not valid: {exc}") from None
+        return _decode_metric(raw)
+    except msgspec.ValidationError:
+        # Attribution only explains a value: keep the value if the rest is sound.
+        return _decode_bare_metric(raw)
 
 
 def _records(
-    raw_metrics: list[msgspec.Raw | MetricIn], defaults: BeaconDefaults
+    raw_metrics: Sequence[msgspec.Raw | BareMetricIn], defaults: BeaconDefaults
 ) -> tuple[list[EventRecord], list[Rejection]]:
     records: list[EventRecord] = []
     rejected: list[Rejection] = []
@@ -172,8 +209,7 @@ def _records(
             )
             continue
         try:
-            metric = raw if isinstance(raw, MetricIn) else _decode_metric(raw)
-            records.append(to_record(metric, defaults))
+            records.append(to_record(_decoded(raw), defaults))
         except _DECODE_ERRORS as exc:
             rejected.append(Rejection(index, str(exc)))
         except MetricRejected as exc:
