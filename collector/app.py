@@ -111,7 +111,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             name="budget-retention",
         )
         writer = _event_writer(engine, settings)
-        useragent.warm_up()
+        # Loading the User-Agent rules takes a moment; do it beside serving, not before.
+        warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
         await writer.start()
         app.state.runtime = Runtime(
             settings=settings,
@@ -125,6 +126,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             yield
         finally:
             await writer.stop()
+            await warm_up
             for task in (maintenance, budget_retention):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

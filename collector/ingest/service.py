@@ -34,6 +34,7 @@ from collector.ingest.writer import EventWriter
 from collector.storage.records import EventRecord
 
 MAX_METRICS_PER_BEACON = 100
+MAX_KEY_LENGTH = 64
 MAX_REJECTIONS_LISTED = 50
 
 _decode_typed_body = msgspec.json.Decoder(TypedBody).decode
@@ -42,7 +43,8 @@ _decode_metric = msgspec.json.Decoder(MetricIn).decode
 _decode_bare_metric = msgspec.json.Decoder(BareMetricIn).decode
 _NO_ENVELOPE = Envelope()
 
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+# msgspec raises RecursionError for nesting past its depth limit.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 class BadBeacon(InvalidInput):
@@ -109,7 +111,7 @@ class BeaconIngestor:
     async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
         """The site named by ``key``, else the one allowing ``origin``; checks the origin."""
         if key is not None:
-            site = await self._sites.by_key(key)
+            site = await self._sites.by_key(key) if _plausible_key(key) else None
             if site is None:
                 raise UnknownSite(f"no site has the key {key[:64]!r}")
             if origin is not None and not site.allows(origin):
@@ -155,6 +157,12 @@ class BeaconIngestor:
             )
         await self._writer.write(records)
         return IngestResult(accepted=len(records), rejected=rejected)
+
+
+def _plausible_key(key: str) -> bool:
+    # Keys are short printable ASCII; anything else cannot name a site, and must
+    # not reach the database (PostgreSQL refuses NUL in text).
+    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
 
 
 def _split(body: bytes) -> tuple[Envelope | TypedEnvelope, Sequence[msgspec.Raw | BareMetricIn]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import msgspec
-import ua_parser
 
 from collector.ingest.normalize import UNKNOWN
 
@@ -61,6 +60,9 @@ def client_of(user_agent: str | None) -> Client:
 
 @lru_cache(maxsize=8_192)
 def _parse(user_agent: str) -> Client:
+    # Imported here: loading the parser is slow and the service must start fast.
+    import ua_parser
+
     result = ua_parser.parse(user_agent)
     browser = _name(result.user_agent.family if result.user_agent else None)
     os = _name(result.os.family if result.os else None)

@@ -145,17 +145,15 @@ class EventWriter:
         await pending.done
 
     async def _run(self) -> None:
-        while True:
+        # Once closing, keep committing until the queue is empty, then end.
+        while not (self._closing and not self._pending):
             await self._wakeup.wait()
             if self._batch_window and not self._closing and self._queued < self._max_batch:
                 # Let the beacons arriving right now join this transaction.
                 await asyncio.sleep(self._batch_window)
             batch = self._take_batch()
-            if not batch:
-                if self._closing:
-                    return
-                continue
-            await self._write_batch(batch)
+            if batch:
+                await self._write_batch(batch)
 
     def _take_batch(self) -> list[_Pending]:
         taken, size = 0, 0

@@ -1,0 +1,241 @@
+"""The writer: group commit, re-reports as updates, batch hooks and after-commit listeners."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from collector.ingest.writer import EventWriter, Replacement, StorageUnavailable, WriterOverloaded
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
+from collector.storage.partitions import ensure_partitions
+from collector.storage.records import EventRecord
+from tests.databases import postgres_schema
+from tests.factories import make_event
+from tests.ingest.conftest import stored
+
+
+def new_writer(engine: AsyncEngine, **overrides: object) -> EventWriter:
+    """A writer with test-friendly limits."""
+    options: dict[str, object] = {
+        "batch_window": 0.005,
+        "max_queue": 1000,
+        "max_batch": 500,
+        "recent_capacity": 100,
+    }
+    options.update(overrides)
+    return EventWriter(engine, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def writer(engine: AsyncEngine) -> AsyncIterator[EventWriter]:
+    """A started writer on a database with today's partition."""
+    async with engine.begin() as conn:
+        await ensure_partitions(conn, first_day=datetime.now(UTC).date(), days=1)
+    writer = new_writer(engine)
+    await writer.start()
+    yield writer
+    await writer.stop()
+
+
+class BatchLog:
+    """A batch hook and listener that records what it was given."""
+
+    def __init__(self) -> None:
+        self.hooked: list[tuple[list[EventRecord], list[Replacement]]] = []
+        self.committed: list[tuple[list[EventRecord], list[Replacement]]] = []
+
+    async def hook(
+        self,
+        conn: AsyncConnection,
+        inserted: Sequence[EventRecord],
+        replaced: Sequence[Replacement],
+    ) -> None:
+        # Inside the batch's transaction: the rows are visible on this connection.
+        count = (await conn.execute(text("SELECT count(*) FROM events"))).scalar_one()
+        assert count >= len(inserted)
+        self.hooked.append((list(inserted), list(replaced)))
+
+    def listener(self, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]) -> None:
+        self.committed.append((list(inserted), list(replaced)))
+
+
+async def test_concurrent_writes_share_one_transaction(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    log = BatchLog()
+    writer.add_batch_hook(log.hook)
+    writer.add_listener(log.listener)
+    beacons = [[make_event(), make_event()] for _ in range(20)]
+    await asyncio.gather(*(writer.write(records) for records in beacons))
+    assert len(log.hooked) < len(beacons)  # grouped, not one commit per beacon
+    assert sum(len(inserted) for inserted, _ in log.hooked) == 40
+    assert log.committed == log.hooked
+    assert len(await stored(engine)) == 40
+
+
+async def test_write_returns_only_after_commit(engine: AsyncEngine, writer: EventWriter) -> None:
+    record = make_event()
+    await writer.write([record])
+    # A fresh connection sees the row: it was committed before write() returned.
+    assert [r.metric_id for r in await stored(engine)] == [record.metric_id]
+
+
+async def test_a_re_report_replaces_the_stored_value(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    log = BatchLog()
+    writer.add_batch_hook(log.hook)
+    first = make_event(metric="CLS", value=0.05, delta=0.05, rating="good")
+    await writer.write([first])
+    again = msgspec.structs.replace(
+        first, ts=datetime.now(UTC), value=0.31, delta=0.26, rating="poor", attribution=None
+    )
+    await writer.write([again])
+
+    (row,) = await stored(engine)
+    assert (row.value, row.delta, row.rating, row.attribution) == (0.31, 0.26, "poor", None)
+    assert row.ts == first.ts  # the row keeps its place; only the value changes
+    inserted, replaced = log.hooked[-1]
+    assert inserted == []
+    assert replaced == [(first, row)]
+
+
+async def test_reports_of_one_metric_in_the_same_batch_make_one_row(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    first = make_event(metric="INP", value=120.0, delta=120.0)
+    later = msgspec.structs.replace(first, value=340.0, delta=220.0, rating="needs-improvement")
+    await writer.write([first, later])
+    (row,) = await stored(engine)
+    assert (row.value, row.rating) == (340.0, "needs-improvement")
+
+
+async def test_a_re_report_missing_from_the_cache_becomes_a_second_row(
+    engine: AsyncEngine,
+) -> None:
+    # The documented cost of a cache miss (here: a cache of one entry).
+    writer = new_writer(engine, recent_capacity=1)
+    await writer.start()
+    try:
+        first = make_event(metric="CLS", value=0.05, delta=0.05)
+        await writer.write([first])
+        await writer.write([make_event()])  # evicts the CLS report
+        await writer.write([msgspec.structs.replace(first, value=0.2, delta=0.15)])
+    finally:
+        await writer.stop()
+    assert sorted(r.value for r in await stored(engine) if r.metric == "CLS") == [0.05, 0.2]
+
+
+async def test_a_failing_hook_rolls_the_batch_back(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    async def failing_hook(
+        conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
+    ) -> None:
+        raise RuntimeError("rollup flush failed")
+
+    writer.add_batch_hook(failing_hook)
+    with pytest.raises(StorageUnavailable):
+        await writer.write([make_event()])
+    assert await stored(engine) == []
+
+
+async def test_one_poisoned_beacon_does_not_fail_its_batch(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    async def refuse_poison(
+        conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
+    ) -> None:
+        if any(record.page_path == "/poison" for record in inserted):
+            raise ValueError("poisoned record")
+
+    writer.add_batch_hook(refuse_poison)
+    good = [[make_event()] for _ in range(5)]
+    results = await asyncio.gather(
+        writer.write([make_event(page_path="/poison")]),
+        *(writer.write(records) for records in good),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], StorageUnavailable)
+    assert results[1:] == [None] * 5
+    assert sorted(r.metric_id for r in await stored(engine)) == sorted(
+        records[0].metric_id for records in good
+    )
+
+
+async def test_a_failing_listener_does_not_fail_the_write(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    def broken(inserted: Sequence[EventRecord], replaced: Sequence[Replacement]) -> None:
+        raise RuntimeError("live feed is down")
+
+    log = BatchLog()
+    writer.add_listener(broken)
+    writer.add_listener(log.listener)
+    await writer.write([make_event()])
+    assert len(log.committed) == 1
+    writer.remove_listener(log.listener)
+    await writer.write([make_event()])
+    assert len(log.committed) == 1
+
+
+async def test_a_full_queue_refuses_new_writes(engine: AsyncEngine) -> None:
+    writer = new_writer(engine, max_queue=3)
+    release = asyncio.Event()
+
+    async def slow_hook(
+        conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
+    ) -> None:
+        await release.wait()
+
+    writer.add_batch_hook(slow_hook)
+    await writer.start()
+    try:
+        in_flight = asyncio.ensure_future(writer.write([make_event()]))
+        await asyncio.sleep(0.05)  # the first batch is now held in its transaction
+        queued = asyncio.ensure_future(writer.write([make_event(), make_event()]))
+        await asyncio.sleep(0)
+        assert writer.queued == 2
+        with pytest.raises(WriterOverloaded):
+            await writer.write([make_event(), make_event()])
+        release.set()
+        await asyncio.gather(in_flight, queued)
+    finally:
+        await writer.stop()
+    assert len(await stored(engine)) == 3
+
+
+async def test_stop_commits_what_is_queued_then_refuses(engine: AsyncEngine) -> None:
+    writer = new_writer(engine, batch_window=0.05)
+    await writer.start()
+    pending = asyncio.ensure_future(writer.write([make_event()]))
+    await asyncio.sleep(0)
+    await writer.stop()
+    await pending
+    assert len(await stored(engine)) == 1
+    with pytest.raises(StorageUnavailable):
+        await writer.write([make_event()])
+
+
+@pytest.mark.postgres_only
+async def test_a_missing_partition_is_created_and_the_batch_retried() -> None:
+    async with postgres_schema() as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)  # no partition is made for today
+            writer = new_writer(engine)
+            await writer.start()
+            try:
+                await writer.write([make_event()])
+            finally:
+                await writer.stop()
+            assert len(await stored(engine)) == 1
+        finally:
+            await engine.dispose()
