@@ -9,6 +9,7 @@ under about two kilobytes whatever a page sends.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,6 +46,12 @@ def _url(value: str | None) -> str | None:
     """A resource URL without query or fragment, which may carry tokens."""
     if not value:
         return None
+    return _url_without_query(value)
+
+
+@lru_cache(maxsize=4096)
+def _url_without_query(value: str) -> str | None:
+    # Resource and script URLs repeat across beacons: parse each once.
     try:
         parts = urlsplit(value)
     except ValueError:

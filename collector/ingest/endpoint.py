@@ -178,6 +178,9 @@ def _cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
 def _site_param(query_string: bytes) -> str | None:
     if not query_string:
         return None
+    if query_string.startswith(b"site=") and b"&" not in query_string and b"%" not in query_string:
+        # The common case, ?site=KEY, without a general query parser.
+        return query_string[5:].decode("latin-1")
     values = parse_qs(query_string.decode("latin-1")).get("site")
     return values[-1] if values else None
 

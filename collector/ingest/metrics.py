@@ -82,8 +82,16 @@ class BeaconDefaults(msgspec.Struct, gc=False):
 def to_record(metric: BareMetricIn, beacon: BeaconDefaults) -> EventRecord:
     """Validate ``metric`` and build its record, or raise MetricRejected."""
     name = metric.name
-    value = _bounded(name, "value", metric.value, low=0.0)
-    delta = value if metric.delta is None else _bounded(name, "delta", metric.delta)
+    limit = MAX_VALUE[name]
+    value = metric.value
+    # Written so that NaN fails too (every comparison with NaN is false).
+    if not 0.0 <= value <= limit:
+        raise MetricRejected(f"{name} value {value!r} is outside 0..{limit:g}")
+    delta = metric.delta
+    if delta is None:
+        delta = value
+    elif not -limit <= delta <= limit:
+        raise MetricRejected(f"{name} delta {delta!r} is outside -{limit:g}..{limit:g}")
     navigation_type = navigation_type_of(metric.navigationType)
     path = _page_path(metric, beacon)
     attribution = (
@@ -91,35 +99,31 @@ def to_record(metric: BareMetricIn, beacon: BeaconDefaults) -> EventRecord:
     )
     if navigation_type == SOFT_NAVIGATION and metric.navigationId is not None:
         attribution = {**(attribution or {}), "navigationId": str(metric.navigationId)[:64]}
-    device_memory = _device_memory(metric.deviceMemory)
+    connection = beacon.connection if metric.connection is None else _connection(metric.connection)
+    device_memory = beacon.device_memory
+    if metric.deviceMemory is not None:
+        device_memory = _device_memory(metric.deviceMemory) or device_memory
     client = beacon.client
+    # Positional, in column order: the hot path builds one per metric.
     return EventRecord(
-        site_id=beacon.site_id,
-        ts=beacon.ts,
-        metric=name,
-        value=value,
-        delta=delta,
-        rating=rating_of(name, value),
-        metric_id=_metric_id(metric.id),
-        navigation_type=navigation_type,
-        page_path=path,
-        route=route_of(path),
-        device=client.device,
-        browser=client.browser,
-        os=client.os,
-        connection=_connection(metric.connection) or beacon.connection,
-        device_memory=device_memory if device_memory is not None else beacon.device_memory,
-        country=beacon.country,
-        attribution=attribution,
+        beacon.site_id,
+        beacon.ts,
+        name,
+        value,
+        delta,
+        rating_of(name, value),
+        _metric_id(metric.id),
+        navigation_type,
+        path,
+        route_of(path),
+        client.device,
+        client.browser,
+        client.os,
+        connection or beacon.connection,
+        device_memory,
+        beacon.country,
+        attribution,
     )
-
-
-def _bounded(name: str, field: str, number: float, low: float | None = None) -> float:
-    limit = MAX_VALUE[name]
-    lowest = -limit if low is None else low
-    if not math.isfinite(number) or not lowest <= number <= limit:
-        raise MetricRejected(f"{name} {field} {number!r} is outside {lowest:g}..{limit:g}")
-    return number
 
 
 def _metric_id(raw: str | None) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.errors import Unavailable
 from collector.ingest.recent import RecentReports, ReportKey, report_key
-from collector.storage.events import insert_events, replace_events
+from collector.storage.events import append_events, insert_events, replace_events
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
 
@@ -199,6 +199,10 @@ class EventWriter:
         plan = self._plan(records)
         conn = await self._connection()
         try:
+            if not plan.replacements and not self._batch_hooks:
+                # Nothing else to write with the rows: one statement, no transaction.
+                await append_events(conn, plan.inserts)
+                return plan
             async with conn.begin():
                 await insert_events(conn, plan.inserts)
                 await replace_events(conn, plan.replacements)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, insert, text, update
+from sqlalchemy import and_, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.storage.records import EVENT_COLUMNS, EventRecord
@@ -52,6 +52,19 @@ async def insert_events(conn: AsyncConnection, records: Sequence[EventRecord]) -
         await conn.execute(insert(events), [msgspec.structs.asdict(r) for r in records])
 
 
+async def append_events(conn: AsyncConnection, records: Sequence[EventRecord]) -> None:
+    """Append ``records`` durably in one statement, on a connection with no transaction open.
+
+    On PostgreSQL a lone COPY is atomic and committed when it returns, so it needs no
+    BEGIN/COMMIT round trips; elsewhere the insert gets its own transaction.
+    """
+    if conn.dialect.name == "postgresql":
+        await _copy_into_postgresql(conn, records, in_transaction=False)
+        return
+    async with conn.begin():
+        await insert_events(conn, records)
+
+
 async def replace_events(
     conn: AsyncConnection, replacements: Sequence[tuple[EventRecord, EventRecord]]
 ) -> None:
@@ -80,8 +93,13 @@ async def replace_events(
     )
 
 
-async def _copy_into_postgresql(conn: AsyncConnection, records: Sequence[EventRecord]) -> None:
-    driver = await _driver_connection_in_transaction(conn)
+async def _copy_into_postgresql(
+    conn: AsyncConnection, records: Sequence[EventRecord], *, in_transaction: bool = True
+) -> None:
+    if in_transaction:
+        driver = await _driver_connection_in_transaction(conn)
+    else:
+        driver = (await conn.get_raw_connection()).driver_connection
     await driver.copy_records_to_table(
         "events", records=[_copy_row(record) for record in records], columns=EVENT_COLUMNS
     )
@@ -107,5 +125,5 @@ async def _driver_connection_in_transaction(conn: AsyncConnection) -> Any:
     if driver is None:
         raise RuntimeError("the database connection is closed")
     if not driver.is_in_transaction():
-        await conn.execute(text("SELECT 1"))
+        await conn.exec_driver_sql("SELECT 1")
     return driver
