@@ -11,9 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 
+import msgspec
+
 from collector.storage.records import EventRecord
 
 ReportKey = tuple[int, str, str]
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(dict).decode
+
+
+class _Remembered(msgspec.Struct, gc=False):
+    """A stored record with its attribution as JSON bytes.
+
+    Hundreds of thousands of remembered records must not be objects the garbage
+    collector walks: a record without its attribution dict holds only strings and
+    numbers, and bytes are not tracked either.
+    """
+
+    record: EventRecord
+    attribution: bytes | None
 
 
 def report_key(record: EventRecord) -> ReportKey:
@@ -32,14 +49,21 @@ class RecentReports:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._records: dict[ReportKey, EventRecord] = {}
+        self._records: dict[ReportKey, _Remembered] = {}
 
     def __len__(self) -> int:
         return len(self._records)
 
     def get(self, key: ReportKey) -> EventRecord | None:
         """The record stored for ``key``, if it is still remembered."""
-        return self._records.get(key)
+        remembered = self._records.get(key)
+        if remembered is None:
+            return None
+        if remembered.attribution is None:
+            return remembered.record
+        return msgspec.structs.replace(
+            remembered.record, attribution=_decode(remembered.attribution)
+        )
 
     def remember(self, records: Iterable[EventRecord]) -> None:
         """Note ``records`` as the stored state of their keys, evicting the oldest."""
@@ -50,7 +74,11 @@ class RecentReports:
             key = (record.site_id, record.metric, record.metric_id)
             # Re-inserting moves the key to the end: dicts keep insertion order.
             store.pop(key, None)
-            store[key] = record
+            if record.attribution is None:
+                store[key] = _Remembered(record, None)
+            else:
+                bare = msgspec.structs.replace(record, attribution=None)
+                store[key] = _Remembered(bare, _encode(record.attribution))
         overflow = len(store) - self.capacity
         if overflow > 0:
             for key in list(islice(store, overflow)):
