@@ -182,7 +182,7 @@ def serve(factory: str, env: dict[str, str], workdir: Path) -> Iterator[str]:
         "--no-server-header",
         "--no-proxy-headers",
     ]
-    process = subprocess.Popen(command, env={**env, "PYTHONPATH": str(ROOT)}, cwd=workdir)
+    process = subprocess.Popen(command, env={"PYTHONPATH": str(ROOT), **env}, cwd=workdir)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

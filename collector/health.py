@@ -29,7 +29,12 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(runtime: RuntimeDep) -> dict[str, object]:
-    """The database answers; 503 with the reason otherwise."""
+    """The database answers and the event writer keeps up; 503 with the reason otherwise."""
+    if runtime.writer.saturated:
+        raise NotReady(
+            "the event writer is saturated",
+            details={"writer": f"{runtime.writer.queued} metrics queued"},
+        )
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with runtime.engine.connect() as conn:

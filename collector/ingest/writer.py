@@ -38,6 +38,10 @@ BatchHook = Callable[
 ]
 AfterCommitListener = Callable[[Sequence[EventRecord], Sequence[Replacement]], None]
 
+# web-vitals reports these again under the same id (CLS and INP when the page is
+# hidden again, LCP with reportAllChanges); FCP, TTFB and FID once per id.
+RE_REPORTED_METRICS = frozenset({"CLS", "INP", "LCP"})
+
 logger = structlog.get_logger(__name__)
 
 
@@ -192,7 +196,7 @@ class EventWriter:
             await self._create_partitions_for(records)
             plan = await self._commit_once(records)
         stored = [*plan.inserts, *(new for _, new in plan.replacements)]
-        self._recent.remember(stored)
+        self._recent.remember(r for r in stored if r.metric in RE_REPORTED_METRICS)
         self._notify(plan)
 
     async def _commit_once(self, records: list[EventRecord]) -> _Plan:
@@ -223,12 +227,16 @@ class EventWriter:
         instead would make every first report pay for a unique index, which this
         design avoids; the cache holds ``recent_capacity`` instances (minutes to
         hours of traffic) and re-reports come within a page's lifetime, so misses
-        are rare with one collector process.
+        are rare with one collector process. FCP, TTFB and FID are reported once
+        per id, so they skip all of this.
         """
         plan = _Plan()
         staged: dict[ReportKey, int] = {}
         replacing: dict[ReportKey, int] = {}
         for record in records:
+            if record.metric not in RE_REPORTED_METRICS:
+                plan.inserts.append(record)
+                continue
             key = report_key(record)
             if (index := staged.get(key)) is not None:
                 plan.inserts[index] = _updated(plan.inserts[index], record)

@@ -6,11 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
+import httpx
 import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from collector.app import create_app
+from collector.config import Settings
 from collector.ingest.writer import EventWriter, Replacement, StorageUnavailable, WriterOverloaded
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
@@ -239,3 +242,30 @@ async def test_a_missing_partition_is_created_and_the_batch_retried() -> None:
             assert len(await stored(engine)) == 1
         finally:
             await engine.dispose()
+
+
+async def test_ready_is_503_while_the_writer_is_saturated(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    release = asyncio.Event()
+
+    async def held(
+        conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
+    ) -> None:
+        await release.wait()
+
+    app = create_app(settings.model_copy(update={"ingest_queue_max_metrics": 100}))
+    async with app.router.lifespan_context(app):
+        writer: EventWriter = app.state.runtime.writer
+        writer.add_batch_hook(held)
+        writes = [asyncio.ensure_future(writer.write([make_event()]))]
+        await asyncio.sleep(0.05)  # held in its transaction; the next ones queue up
+        writes.append(asyncio.ensure_future(writer.write([make_event() for _ in range(95)])))
+        await asyncio.sleep(0)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/ready")
+        release.set()
+        await asyncio.gather(*writes)
+    assert response.status_code == 503
+    assert response.json()["error"]["message"] == "the event writer is saturated"
