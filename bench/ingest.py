@@ -4,6 +4,9 @@ Starts both with uvicorn (one process, uvloop + httptools, no access log), drive
 each with ``wrk -t1 -c32`` POSTing real web-vitals v5 attribution beacons of 3-5
 metrics (fresh metric ids per request), prints req/s, p50, p99 and the ratio, then
 checks the database: every acknowledged beacon's metrics are stored, none partially.
+Runs of the two servers alternate and the median is reported; CPU time per request
+(the server process, plus for perfbeacon the PostgreSQL backends serving it) is shown
+too, as it suffers less than req/s from other work on a shared machine.
 
     python bench/ingest.py [--duration 15] [--connections 32]
 
@@ -60,6 +63,15 @@ class Run:
     completed: int
     non2xx: int
     socket_errors: int
+    cpu_us_per_request: float
+
+
+@dataclass
+class Server:
+    """A server process under test."""
+
+    base: str
+    pid: int
 
 
 def main() -> None:
@@ -91,13 +103,13 @@ def main() -> None:
             serve("bench.bare_app:create_bare_app", os.environ, workdir) as bare,
             serve("collector.app:create_app_from_env", env, workdir) as ours,
         ):
-            wait_for_ready(ours)
+            wait_for_ready(ours.base)
             drive(bare, wrk_env, args.warmup, args.connections)
-            our_runs.append(drive(ours, wrk_env, args.warmup, args.connections))
+            our_runs.append(drive(ours, wrk_env, args.warmup, args.connections, db_url))
             # Alternate, so both servers see the same background load of a shared machine.
             for _ in range(args.rounds):
                 bare_runs.append(drive(bare, wrk_env, args.duration, args.connections))
-                our_runs.append(drive(ours, wrk_env, args.duration, args.connections))
+                our_runs.append(drive(ours, wrk_env, args.duration, args.connections, db_url))
         stored = asyncio.run(stored_beacons(db_url))
     print_table(median_run("bare FastAPI route", bare_runs), median_run("perfbeacon", our_runs[1:]))
     check_durability(our_runs, stored)
@@ -159,8 +171,8 @@ def metrics_in_request(key: int) -> int:
 
 
 @contextmanager
-def serve(factory: str, env: dict[str, str], workdir: Path) -> Iterator[str]:
-    """Run ``uvicorn --factory FACTORY`` on a free port; yield its base URL."""
+def serve(factory: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    """Run ``uvicorn --factory FACTORY`` on a free port; yield it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -192,7 +204,7 @@ def serve(factory: str, env: dict[str, str], workdir: Path) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base
+        yield Server(base=base, pid=process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -212,18 +224,30 @@ _runs = iter(range(1, 1000))
 
 
 def drive(
-    base: str, env: dict[str, str], seconds: int, connections: int, name: str = "warm-up"
+    server: Server, env: dict[str, str], seconds: int, connections: int, database: str = ""
 ) -> Run:
-    """One wrk run; returns its figures."""
+    """One wrk run; returns its figures, with the CPU the server (and its database) used."""
     script = Path(__file__).with_name("beacons.lua")
     run = next(_runs)
+    pids = [server.pid, *(database_backends(database) if database else [])]
+    cpu_before = cpu_seconds(pids)
     completed = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            server.base,
+        ],
         env={**env, "BENCH_RUN": str(run)},
         capture_output=True,
         text=True,
         check=False,
     )
+    cpu = cpu_seconds(pids) - cpu_before
     if completed.returncode != 0:
         sys.exit(f"wrk failed: {completed.stdout}{completed.stderr}")
     output = completed.stdout
@@ -239,7 +263,35 @@ def drive(
         completed=result["completed"],
         non2xx=result["non2xx"],
         socket_errors=result["socket_errors"],
+        cpu_us_per_request=cpu / max(result["completed"], 1) * 1e6,
     )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def database_backends(db_url: str) -> list[int]:
+    """PostgreSQL server processes serving the benchmark database."""
+
+    async def fetch() -> list[int]:
+        conn = await asyncpg.connect(db_url)
+        try:
+            name = db_url.rsplit("/", 1)[1]
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
+        finally:
+            await conn.close()
+        return [row["pid"] for row in rows]
+
+    return asyncio.run(fetch())
 
 
 async def stored_beacons(db_url: str) -> dict[int, int]:
@@ -266,15 +318,18 @@ def median_run(name: str, runs: list[Run]) -> Run:
 def print_table(bare: Run, ours: Run) -> None:
     """The comparison table, as recorded in bench/README.md."""
     print()
-    print("| server | req/s | p50 ms | p99 ms | non-2xx |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| server | req/s | p50 ms | p99 ms | CPU µs/request | non-2xx |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for run in (bare, ours):
         print(
             f"| {run.name} | {run.requests_per_second:,.0f} | {run.p50_ms:.2f} | "
-            f"{run.p99_ms:.2f} | {run.non2xx + run.socket_errors} |"
+            f"{run.p99_ms:.2f} | {run.cpu_us_per_request:,.0f} | "
+            f"{run.non2xx + run.socket_errors} |"
         )
     ratio = ours.requests_per_second / bare.requests_per_second
     print(f"\nratio perfbeacon / bare FastAPI: {ratio:.2f}x (target >= 1.5x, p99 <= 10 ms)")
+    cpu_ratio = ours.cpu_us_per_request / bare.cpu_us_per_request
+    print(f"CPU per request, perfbeacon with its PostgreSQL backends / bare: {cpu_ratio:.2f}x")
 
 
 def check_durability(runs: list[Run], stored: dict[int, int]) -> None:
