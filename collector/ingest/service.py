@@ -3,7 +3,7 @@
 Knows nothing of HTTP: the endpoint hands it the body and the request facts it
 needs, and maps its domain errors to responses.
 
->>> ingestor = BeaconIngestor(sites=site_cache, writer=writer, country_header=None)
+>>> ingestor = BeaconIngestor(sites=site_cache, writer=writer)
 >>> result = await ingestor.ingest(body=b'[{"name":"LCP","value":1200,"id":"v5-1-2"}]',
 ...                                request=BeaconRequest(origin="https://shop.example"))
 >>> result.accepted

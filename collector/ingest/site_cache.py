@@ -42,9 +42,8 @@ class KnownSite(msgspec.Struct, frozen=True, gc=False):
         return not self.origins or origin in self.origins
 
 
-class _Entry(msgspec.Struct, gc=False):
-    value: object
-    expires: float
+# Sites found (none, one, or for an origin several) and when that answer expires.
+_Entry = tuple[tuple[KnownSite, ...], float]
 
 
 class SiteCache:
@@ -73,36 +72,34 @@ class SiteCache:
     async def by_key(self, key: str) -> KnownSite | None:
         """The site with public key ``key``, or None."""
         entry = self._by_key.get(key)
-        if entry is not None and entry.expires > self._clock():
-            return entry.value  # type: ignore[return-value]
-        async with _sites_connection(self._engine) as conn:
-            site = await sites_service.find_site_by_key(conn=conn, key=key)
-        known = None if site is None else _known(site)
-        self._store(self._by_key, key, known, found=known is not None)
-        return known
+        if entry is None or entry[1] <= self._clock():
+            async with _sites_connection(self._engine) as conn:
+                site = await sites_service.find_site_by_key(conn=conn, key=key)
+            entry = self._store(self._by_key, key, () if site is None else (_known(site),))
+        found = entry[0]
+        return found[0] if found else None
 
     async def by_origin(self, origin: str) -> tuple[KnownSite, ...]:
         """The sites that allow ``origin`` (usually one)."""
         entry = self._by_origin.get(origin)
-        if entry is not None and entry.expires > self._clock():
-            return entry.value  # type: ignore[return-value]
-        async with _sites_connection(self._engine) as conn:
-            found = await sites_service.find_sites_by_origin(conn=conn, origin=origin)
-        known = tuple(_known(site) for site in found)
-        self._store(self._by_origin, origin, known, found=bool(known))
-        return known
+        if entry is None or entry[1] <= self._clock():
+            async with _sites_connection(self._engine) as conn:
+                found = await sites_service.find_sites_by_origin(conn=conn, origin=origin)
+            entry = self._store(self._by_origin, origin, tuple(map(_known, found)))
+        return entry[0]
 
     def clear(self) -> None:
         """Forget everything, e.g. after this process changed a site."""
         self._by_key.clear()
         self._by_origin.clear()
 
-    def _store(self, cache: dict[str, _Entry], name: str, value: object, *, found: bool) -> None:
+    def _store(self, cache: dict[str, _Entry], name: str, sites: tuple[KnownSite, ...]) -> _Entry:
         if len(cache) >= MAX_ENTRIES:
             # Oldest first: dicts keep insertion order.
             del cache[next(iter(cache))]
-        ttl = self._ttl if found else self._missing_ttl
-        cache[name] = _Entry(value=value, expires=self._clock() + ttl)
+        ttl = self._ttl if sites else self._missing_ttl
+        entry = cache[name] = (sites, self._clock() + ttl)
+        return entry
 
 
 @asynccontextmanager

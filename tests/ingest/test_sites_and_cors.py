@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import httpx
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.ingest.site_cache import MISSING_TTL_SECONDS, SiteCache
 from collector.sites.schemas import CreatedSite
+from collector.storage.tables import sites
 from tests.factories import make_site
 from tests.ingest.conftest import ORIGIN, beacon, post_beacon, stored
 from tests.processes import perfbeacon_env, run_perfbeacon, serving
@@ -91,3 +94,21 @@ def test_a_site_created_by_the_cli_while_serving_takes_beacons_at_once(tmp_path:
             headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://live.example"},
         )
         assert response.status_code == 204, response.text
+
+
+async def test_site_lookups_are_cached_and_misses_expire_soon(engine: AsyncEngine) -> None:
+    now = [1000.0]
+    cache = SiteCache(engine, ttl=30.0, clock=lambda: now[0])
+    assert await cache.by_origin("https://soon.example") == ()
+    site = await make_site(engine, origins=["https://soon.example"])
+    assert await cache.by_origin("https://soon.example") == ()  # the miss is cached...
+    now[0] += MISSING_TTL_SECONDS + 0.01
+    (found,) = await cache.by_origin("https://soon.example")  # ...for a second only
+    assert (found.id, found.key) == (site.id, site.key)
+
+    assert (await cache.by_key(site.key)) == found
+    async with engine.begin() as conn:
+        await conn.execute(delete(sites))
+    assert (await cache.by_key(site.key)) == found  # a hit, not a query
+    now[0] += 30.01
+    assert (await cache.by_key(site.key)) is None  # expired: asked again
