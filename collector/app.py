@@ -10,6 +10,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -29,26 +31,51 @@ from collector.runtime import Runtime
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
 from collector.storage.maintenance import maintain_forever, try_maintain_once
+from collector.telemetry.middleware import TelemetryMiddleware
+from collector.telemetry.router import router as telemetry_router
+from collector.telemetry.service import Telemetry
 
 logger = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build a perfbeacon app; nothing is opened until its lifespan starts."""
+# Endpoints served below FastAPI's router that still get their own metric label.
+EXACT_ROUTES = ("/api/vitals",)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    span_exporter: SpanExporter | None = None,
+) -> FastAPI:
+    """Build a perfbeacon app; nothing is opened until its lifespan starts.
+
+    Metrics go to ``registry`` (a fresh one by default, never the global one);
+    ``span_exporter`` replaces the exporter ``OTEL_TRACES_EXPORTER`` names.
+    """
+    telemetry = Telemetry(
+        settings=settings,
+        registry=registry if registry is not None else CollectorRegistry(),
+        span_exporter=span_exporter,
+    )
     app = FastAPI(
         title="perfbeacon",
         version="0.1.0",
         summary="Web Vitals collector, budgets and dashboard",
-        lifespan=_lifespan(settings),
+        lifespan=_lifespan(settings, telemetry),
     )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sites_router)
     app.include_router(budgets_router)
     app.include_router(lhci_router)
+    app.include_router(telemetry_router)
     _add_middleware(app, settings)
     # Outside GZip and CORS: the beacon hot path pays for neither.
     app.add_middleware(VitalsEndpoint)
+    # Telemetry must stay the last one added (outermost): it times everything
+    # beneath it, /api/vitals included.
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry, exact_routes=EXACT_ROUTES)
     return app
 
 
@@ -95,10 +122,13 @@ def _event_writer(engine: AsyncEngine, settings: Settings) -> EventWriter:
     )
 
 
-def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    settings: Settings, telemetry: Telemetry
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
+        telemetry.start(engine=engine)
         # A database that is down at start must not stop the collector from starting:
         # /ready reports it, and the maintenance task retries.
         first_pass_done = await try_maintain_once(
@@ -134,6 +164,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             ingestor=BeaconIngestor(
                 sites=SiteCache(engine, ttl=settings.site_cache_seconds), writer=writer
             ),
+            telemetry=telemetry,
         )
         try:
             yield
@@ -145,5 +176,6 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.dispose()
+            telemetry.stop()
 
     return lifespan

@@ -9,6 +9,8 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -22,6 +24,8 @@ from collector.errors import PerfbeaconError
 from collector.sites import service as sites_service
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
+from collector.telemetry.logs import uvicorn_log_config
+from collector.telemetry.multiproc import shared_metrics_directory
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -100,15 +104,23 @@ def serve(
     """Migrate the database, then serve the collector, API and dashboard."""
     settings = settings_or_exit()
     run_migrated(settings, _nothing)
-    uvicorn.run(
-        "collector.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-        server_header=False,
-    )
+    metrics_directory: AbstractContextManager[Path | None] = nullcontext()
+    if workers > 1 or settings.prometheus_multiproc_dir is not None:
+        metrics_directory = shared_metrics_directory(settings.prometheus_multiproc_dir)
+    with metrics_directory:
+        uvicorn.run(
+            "collector.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,
+            server_header=False,
+            log_config=uvicorn_log_config(settings),
+            log_level=settings.log_level,
+            # perfbeacon writes its own access line (route, request id, trace id).
+            access_log=False,
+        )
 
 
 @site_cli.command("create")

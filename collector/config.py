@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./perfbeacon.db"
@@ -14,6 +14,15 @@ ENV_PREFIX = "PERFBEACON_"
 # Secrets that appear in tutorials and templates; a service must not run with one.
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "admin", "password"})
 _MIN_ADMIN_TOKEN_LENGTH = 16
+
+TraceSampler = Literal[
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+]
 
 
 class InvalidSettings(Exception):
@@ -28,6 +37,9 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # Fields named by a standard variable (OTEL_*, PROMETHEUS_MULTIPROC_DIR) can
+        # still be given by field name in code.
+        validate_by_name=True,
     )
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -51,6 +63,31 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    access_log: bool = True
+
+    # Standard variables read by other libraries too: prometheus-client and the
+    # OpenTelemetry SDK read them themselves; perfbeacon reads the ones it decides on.
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_service_name: str = Field(default="perfbeacon", validation_alias="OTEL_SERVICE_NAME")
+    otel_traces_exporter: Literal["otlp", "console", "none"] | None = Field(
+        default=None, validation_alias="OTEL_TRACES_EXPORTER"
+    )
+    otel_traces_sampler: TraceSampler | None = Field(
+        default=None, validation_alias="OTEL_TRACES_SAMPLER"
+    )
+    otel_traces_sampler_arg: float | None = Field(
+        default=None, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -126,4 +163,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
     message = str(first["msg"]).removeprefix("Value error, ")
-    return f"invalid setting {ENV_PREFIX}{field.upper()}: {message}"
+    # Standard variables (OTEL_*, PROMETHEUS_*) are named as they are, without the prefix.
+    variable = field if field.isupper() else f"{ENV_PREFIX}{field.upper()}"
+    return f"invalid setting {variable}: {message}"

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from collector.config import Settings
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.writer import EventWriter
+from collector.telemetry.service import Telemetry
 
 
 @dataclass(slots=True, kw_only=True)
@@ -19,3 +20,4 @@ class Runtime:
     engine: AsyncEngine
     writer: EventWriter
     ingestor: BeaconIngestor
+    telemetry: Telemetry

@@ -1,0 +1,78 @@
+"""Helpers for telemetry tests: apps served in-process, metric samples, a served process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from tests.processes import free_port, perfbeacon_command, wait_until_healthy
+
+# The read API's summary route as the HTTP contract names it.
+SUMMARY_ROUTE = "/api/v1/sites/{key}/summary"
+
+
+@asynccontextmanager
+async def serving_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Enter the app's lifespan and yield a client talking to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://perfbeacon.test") as c:
+            yield c
+
+
+def ensure_summary_route(app: FastAPI) -> None:
+    """Give the app a route at the summary template if the query API does not serve one."""
+    if any(getattr(route, "path", None) == SUMMARY_ROUTE for route in app.routes):
+        return
+
+    @app.get(SUMMARY_ROUTE)
+    async def summary(key: str) -> dict[str, str]:
+        return {"site": key}
+
+
+def label_sets(registry: CollectorRegistry, sample_name: str) -> list[dict[str, str]]:
+    """The label sets of every sample called ``sample_name``."""
+    return [
+        dict(sample.labels)
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == sample_name
+    ]
+
+
+@contextmanager
+def perfbeacon_serving(
+    *args: str, env: dict[str, str], cwd: Path, output: Path, timeout: float = 30
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run ``perfbeacon serve ARGS`` on a free port, its output going to ``output``."""
+    port = free_port()
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [*perfbeacon_command(), "serve", "--port", str(port), *args],
+            env=env,
+            cwd=cwd,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until_healthy(base_url, process, timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{output.read_text()}") from None
+        yield base_url, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
