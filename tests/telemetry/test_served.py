@@ -1,0 +1,112 @@
+"""``perfbeacon serve`` as operators run it: uvicorn's logs in the same JSON lines, and
+metrics summed over several worker processes."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import multiprocess
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.processes import perfbeacon_env
+from tests.telemetry.helpers import perfbeacon_serving
+
+SQLITE = "sqlite+aiosqlite:///./perfbeacon.db"
+COUNTED_ROUTE = "/api/v1/sites"
+BATCH = 40
+MAX_BATCHES = 10
+
+
+@pytest.fixture
+def served_env() -> dict[str, str]:
+    """The environment of a served perfbeacon: JSON logs, no tracing, nothing inherited."""
+    env = perfbeacon_env(SQLITE, PERFBEACON_LOG_FORMAT="json")
+    for name in [name for name in env if name.startswith(("OTEL_", "PROMETHEUS_"))]:
+        del env[name]
+    return env
+
+
+def test_uvicorn_and_access_lines_are_json_through_one_pipeline(
+    served_env: dict[str, str], tmp_path: Path
+) -> None:
+    output = tmp_path / "serve.log"
+    with perfbeacon_serving(env=served_env, cwd=tmp_path, output=output) as (base_url, _):
+        httpx.get(f"{base_url}/health", headers={"Authorization": "Bearer not-for-logs-0123"})
+
+    lines = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
+    loggers = {line["logger"] for line in lines}
+    assert {"uvicorn.error", "perfbeacon.access"} <= loggers
+    started = [line for line in lines if line["event"].startswith("Started server process")]
+    assert started
+    assert started[0]["level"] == "info"
+    access = [line for line in lines if line["logger"] == "perfbeacon.access"]
+    assert any(line["route"] == "/health" and line["status"] == 200 for line in access)
+    assert "not-for-logs-0123" not in output.read_text()
+
+
+def _counted_requests(base_url: str, count: int) -> None:
+    def one(_: int) -> int:
+        # A fresh connection each time, so the kernel spreads them over the workers.
+        return httpx.get(base_url + COUNTED_ROUTE, headers={"Connection": "close"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(one, range(count))) == {401}
+
+
+def _scraped_count(base_url: str) -> float:
+    families = text_string_to_metric_families(httpx.get(f"{base_url}/metrics").text)
+    return sum(
+        sample.value
+        for family in families
+        for sample in family.samples
+        if sample.name == "http_request_duration_seconds_count"
+        and sample.labels["route"] == COUNTED_ROUTE
+    )
+
+
+def _count_per_worker(directory: Path) -> dict[str, float]:
+    counts = {}
+    for path in directory.glob("histogram_*.db"):
+        pid = path.stem.removeprefix("histogram_")
+        counts[pid] = sum(
+            sample.value
+            for family in multiprocess.MultiProcessCollector.merge([str(path)])
+            for sample in family.samples
+            if sample.name == "http_request_duration_seconds_count"
+            and sample.labels.get("route") == COUNTED_ROUTE
+        )
+    return counts
+
+
+def test_metrics_are_summed_across_two_workers(served_env: dict[str, str], tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    # Left over from an earlier run: must not be counted again.
+    (directory / "counter_1.db").write_bytes(b"stale")
+    served_env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    output = tmp_path / "serve.log"
+
+    with perfbeacon_serving("--workers", "2", env=served_env, cwd=tmp_path, output=output) as (
+        base_url,
+        _,
+    ):
+        assert not (directory / "counter_1.db").exists()
+        sent = 0
+        per_worker: dict[str, float] = {}
+        for _ in range(MAX_BATCHES):
+            _counted_requests(base_url, BATCH)
+            sent += BATCH
+            per_worker = _count_per_worker(directory)
+            if sum(1 for count in per_worker.values() if count > 0) >= 2:
+                break
+        scrapes = [_scraped_count(base_url) for _ in range(6)]
+
+    assert sum(1 for count in per_worker.values() if count > 0) == 2, per_worker
+    assert sum(per_worker.values()) == sent
+    # Whichever worker answered the scrape, it reported both workers' requests.
+    assert scrapes == [sent] * len(scrapes)
+    assert list(directory.iterdir()) == []
