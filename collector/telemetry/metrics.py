@@ -63,6 +63,34 @@ def web_vital_label(metric: str) -> str:
     return metric if metric in WEB_VITALS else OTHER
 
 
+class RequestsInFlight:
+    """Counts requests being served: a plain counter the gauge reads at scrape time.
+
+    With several worker processes the gauge cannot call into each worker, so
+    every change also goes to the shared gauge.
+    """
+
+    __slots__ = ("_shared", "count")
+
+    def __init__(self, gauge: Gauge, *, multiprocess: bool) -> None:
+        self.count = 0
+        self._shared = gauge if multiprocess else None
+        if not multiprocess:
+            gauge.set_function(lambda: self.count)
+
+    def enter(self) -> None:
+        """A request started."""
+        self.count += 1
+        if self._shared is not None:
+            self._shared.inc()
+
+    def leave(self) -> None:
+        """A request ended."""
+        self.count -= 1
+        if self._shared is not None:
+            self._shared.dec()
+
+
 class Metrics:
     """perfbeacon's instruments. Producers call the methods; ``/metrics`` reads the registry.
 
@@ -70,7 +98,7 @@ class Metrics:
     workers combine (``livesum`` for counts of things in progress, ``livemax`` for lag).
     """
 
-    def __init__(self, *, registry: CollectorRegistry) -> None:
+    def __init__(self, *, registry: CollectorRegistry, multiprocess: bool = False) -> None:
         self.registry = registry
         self._reasons = BoundedLabel(limit=MAX_REASONS)
         self._verdicts = BoundedLabel(limit=len(BUDGET_VERDICTS) + 4, known=BUDGET_VERDICTS)
@@ -82,11 +110,14 @@ class Metrics:
             buckets=HTTP_LATENCY_BUCKETS,
             registry=registry,
         )
-        self.http_requests_in_flight = Gauge(
-            "http_requests_in_flight",
-            "Requests being served right now.",
-            registry=registry,
-            multiprocess_mode="livesum",
+        self.requests_in_flight = RequestsInFlight(
+            Gauge(
+                "http_requests_in_flight",
+                "Requests being served right now.",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
+            multiprocess=multiprocess,
         )
         self._beacons_accepted = Counter(
             "perfbeacon_beacons_accepted",

@@ -5,33 +5,32 @@ Per HTTP request it measures the time with ``perf_counter``; answers with
 when the request ran statements) and ``X-Request-ID``; observes
 ``http_request_duration_seconds{method,route,status}`` with the route *template*
 (unknown paths share one label) and a trace-id exemplar when the request is traced;
-counts requests in flight; starts one server span; binds ``request_id`` and
-``trace_id`` into structlog's context; and writes one access line.
+counts requests in flight; starts one server span; makes ``request_id`` and
+``trace_id`` part of every log line written meanwhile; and writes one access line.
 
 >>> app.add_middleware(TelemetryMiddleware, telemetry=telemetry, exact_routes=["/api/vitals"])
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Collection
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_METHOD,
     HTTP_RESPONSE_STATUS_CODE,
     HTTP_ROUTE,
 )
 from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars, reset_contextvars
 
-from collector.telemetry.database import DatabaseTimer, current_database_timer
+from collector.telemetry.context import RequestContext, current_request
 from collector.telemetry.metrics import method_label
 
 if TYPE_CHECKING:
@@ -56,6 +55,10 @@ class TelemetryMiddleware:
         # still deserve their own label.
         self.exact_routes = frozenset(exact_routes)
         self._histograms: dict[tuple[str, str, int], Histogram] = {}
+        # Request ids need to be unique, not secret: a random prefix and a counter
+        # cost a fraction of a random id per request.
+        self._request_id_prefix = os.urandom(6).hex()
+        self._request_numbers = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request through the app, measuring it."""
@@ -66,26 +69,23 @@ class TelemetryMiddleware:
         telemetry = self.telemetry
         tracing = telemetry.tracing
         request_id, carrier = _read_headers(scope["headers"], tracing.header_names)
+        if request_id is None:
+            request_id = f"{self._request_id_prefix}-{next(self._request_numbers):x}"
 
         span = None
         trace_id: str | None = None
         otel_token = None
         if tracing.tracer is not None:
-            parent = tracing.propagator.extract(carrier) if carrier else None
-            span = tracing.tracer.start_span(scope["method"], parent, kind=SpanKind.SERVER)
-            trace_id = format(span.get_span_context().trace_id, "032x")
-            otel_token = otel_context.attach(trace.set_span_in_context(span, parent))
+            span, span_context, trace_id = tracing.start_request_span(scope["method"], carrier)
+            if span_context is not None:
+                otel_token = otel_context.attach(span_context)
         elif carrier:
             trace_id = _trace_id_from_traceparent(carrier.get("traceparent", ""))
 
-        if trace_id is None:
-            log_tokens = bind_contextvars(request_id=request_id)
-        else:
-            log_tokens = bind_contextvars(request_id=request_id, trace_id=trace_id)
-        timer = DatabaseTimer()
-        timer_token = current_database_timer.set(timer)
-        in_flight = telemetry.metrics.http_requests_in_flight
-        in_flight.inc()
+        request = RequestContext(request_id, trace_id)
+        request_token = current_request.set(request)
+        in_flight = telemetry.metrics.requests_in_flight
+        in_flight.enter()
         status = 500
 
         async def send_with_timing(message: Message) -> None:
@@ -94,7 +94,7 @@ class TelemetryMiddleware:
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", ()),
-                    *_timing_headers(perf_counter() - started, timer, request_id),
+                    *_timing_headers(perf_counter() - started, request),
                 ]
             await send(message)
 
@@ -102,30 +102,35 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send_with_timing)
         finally:
             duration = perf_counter() - started
-            in_flight.dec()
+            in_flight.leave()
             method = method_label(scope["method"])
             route = self._route_label(scope)
             histogram = self._histogram(method, route, status)
-            if span is not None and span.is_recording():
+            if span is not None:
                 histogram.observe(duration, {"trace_id": trace_id or ""})
-                _finish_server_span(span, scope, method, route, status)
+                tracing.end_request_span(
+                    span,
+                    name=f"{method} {route}",
+                    attributes=_server_span_attributes(scope, method, route, status),
+                    error=status >= 500,
+                )
             else:
                 histogram.observe(duration)
             if otel_token is not None:
                 otel_context.detach(otel_token)
             access_log = telemetry.access_log
             if access_log is not None:
-                access_log.info(
-                    "request",
+                access_log.request(
                     method=method,
                     route=route,
                     path=scope["path"][:_MAX_LOGGED_PATH],
                     status=status,
                     duration_ms=round(duration * 1000, 3),
-                    **({"db_ms": round(timer.seconds * 1000, 3)} if timer.statements else {}),
+                    request_id=request_id,
+                    trace_id=trace_id,
+                    db_ms=round(request.db_seconds * 1000, 3) if request.db_statements else None,
                 )
-            current_database_timer.reset(timer_token)
-            reset_contextvars(**log_tokens)
+            current_request.reset(request_token)
 
     def _route_label(self, scope: Scope) -> str:
         route = scope.get("route")
@@ -146,8 +151,8 @@ class TelemetryMiddleware:
 
 def _read_headers(
     headers: list[tuple[bytes, bytes]], propagation_names: frozenset[bytes]
-) -> tuple[str, dict[str, str] | None]:
-    """The request id to use (the caller's if sane, else a new one) and the trace headers."""
+) -> tuple[str | None, dict[str, str] | None]:
+    """The caller's request id if it is sane, and the trace-propagation headers."""
     request_id = None
     carrier = None
     for name, value in headers:
@@ -157,8 +162,8 @@ def _read_headers(
             if carrier is None:
                 carrier = {}
             carrier[name.decode("latin-1")] = value.decode("latin-1")
-    if request_id is None or _REQUEST_ID.fullmatch(request_id) is None:
-        request_id = os.urandom(16).hex()
+    if request_id is not None and _REQUEST_ID.fullmatch(request_id) is None:
+        request_id = None
     return request_id, carrier
 
 
@@ -169,30 +174,24 @@ def _trace_id_from_traceparent(traceparent: str) -> str | None:
     return None
 
 
-def _timing_headers(
-    elapsed: float, timer: DatabaseTimer, request_id: str
-) -> tuple[tuple[bytes, bytes], ...]:
-    server_timing = f"total;dur={elapsed * 1000:.3f}"
-    if timer.statements:
-        server_timing = f"db;dur={timer.seconds * 1000:.3f}, {server_timing}"
+def _timing_headers(elapsed: float, request: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
+    server_timing = b"total;dur=%.3f" % (elapsed * 1000)
+    if request.db_statements:
+        server_timing = b"db;dur=%.3f, %s" % (request.db_seconds * 1000, server_timing)
     return (
-        (b"x-process-time", f"{elapsed:.4f}".encode()),
-        (b"server-timing", server_timing.encode()),
-        (b"x-request-id", request_id.encode()),
+        (b"x-process-time", b"%.4f" % elapsed),
+        (b"server-timing", server_timing),
+        (b"x-request-id", request.request_id.encode("latin-1")),
     )
 
 
-def _finish_server_span(span: Any, scope: Scope, method: str, route: str, status: int) -> None:
-    span.update_name(f"{method} {route}")
-    span.set_attributes(
-        {
-            HTTP_REQUEST_METHOD: method,
-            HTTP_ROUTE: route,
-            HTTP_RESPONSE_STATUS_CODE: status,
-            URL_PATH: scope["path"],
-            URL_SCHEME: scope.get("scheme", "http"),
-        }
-    )
-    if status >= 500:
-        span.set_status(StatusCode.ERROR)
-    span.end()
+def _server_span_attributes(
+    scope: Scope, method: str, route: str, status: int
+) -> dict[str, AttributeValue]:
+    return {
+        HTTP_REQUEST_METHOD: method,
+        HTTP_ROUTE: route,
+        HTTP_RESPONSE_STATUS_CODE: status,
+        URL_PATH: scope["path"],
+        URL_SCHEME: scope.get("scheme", "http"),
+    }

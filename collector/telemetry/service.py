@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 
-import structlog
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, multiprocess
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy.ext.asyncio import AsyncEngine
-from structlog.typing import FilteringBoundLogger
 
 from collector.config import Settings
+from collector.telemetry.access import AccessLog
 from collector.telemetry.database import instrument_engine
 from collector.telemetry.logs import configure_logging
 from collector.telemetry.metrics import Metrics
@@ -34,9 +33,11 @@ class Telemetry:
         span_exporter: SpanExporter | None = None,
     ) -> None:
         self.settings = settings
-        self.metrics = Metrics(registry=registry)
+        self.metrics = Metrics(
+            registry=registry, multiprocess=settings.prometheus_multiproc_dir is not None
+        )
         self.tracing = Tracing.disabled()
-        self.access_log: FilteringBoundLogger | None = None
+        self.access_log: AccessLog | None = None
         self._span_exporter = span_exporter
         if self.multiprocess_dir is None:
             # Per-process figures only make sense when one process serves.
@@ -51,8 +52,9 @@ class Telemetry:
     def start(self, *, engine: AsyncEngine) -> None:
         """Configure logging, start the span exporter, instrument the database engine."""
         configure_logging(self.settings)
-        if self.settings.access_log:
-            self.access_log = structlog.get_logger("perfbeacon.access").bind()
+        # Access lines are info lines: a higher level turns them off too.
+        if self.settings.access_log and self.settings.log_level in ("debug", "info"):
+            self.access_log = AccessLog(log_format=self.settings.resolved_log_format())
         self.tracing = Tracing.from_settings(self.settings, exporter=self._span_exporter)
         instrument_engine(engine, metrics=self.metrics)
 

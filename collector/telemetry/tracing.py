@@ -7,8 +7,11 @@
   read by the SDK itself. ``OTEL_SERVICE_NAME`` defaults to ``perfbeacon``.
 - ``OTEL_TRACES_SAMPLER`` / ``..._ARG``: default ``parentbased_traceidratio`` at 0.1.
 
-Spans leave through a ``BatchSpanProcessor``, off the request path. The writer links
-its work to the requests it carries:
+Each request gets one server span, decided before anything is built: an unsampled
+request costs a random trace id and one comparison. A sampled one is recorded as a
+``ReadableSpan`` handed straight to the SDK's ``BatchSpanProcessor`` (export happens
+off the request path); building the SDK's mutable span would cost seven times more.
+The writer links its work to the requests it carries:
 
 >>> link = tracing.request_link()              # while serving the request, at enqueue
 >>> with tracing.ingest_batch(links=[link, ...], size=120):
@@ -18,92 +21,52 @@ its work to the requests it carries:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ALWAYS_ON,
-    Decision,
-    ParentBased,
-    Sampler,
-    SamplingResult,
-    TraceIdRatioBased,
-)
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_OPERATION_BATCH_SIZE,
     DB_OPERATION_NAME,
     DB_SYSTEM_NAME,
 )
-from opentelemetry.trace import Link, SpanKind, Tracer
-from opentelemetry.trace.span import TraceState
-from opentelemetry.util.types import Attributes
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
+from opentelemetry.util.types import AttributeValue
 
 from collector.config import Settings
+from collector.telemetry.sampling import (
+    SampleLinkedRoots,
+    Sampling,
+    samples_root,
+    sampling_from_settings,
+)
 
-DEFAULT_SAMPLING_RATIO = 0.1
 BATCH_SIZE_ATTRIBUTE = "perfbeacon.batch.size"
-
-
-class SampleLinkedRoots(Sampler):
-    """Samples a root span linked to a sampled span; asks ``delegate`` about the rest.
-
-    A batch span has no parent but carries requests: it is worth keeping exactly
-    when one of those requests was kept.
-    """
-
-    def __init__(self, delegate: Sampler) -> None:
-        self._delegate = delegate
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        """Sample when a link is sampled and there is no parent, else delegate."""
-        if links and any(link.context.trace_flags.sampled for link in links):
-            parent = trace.get_current_span(parent_context).get_span_context()
-            if not parent.is_valid:
-                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-        return self._delegate.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-
-    def get_description(self) -> str:
-        """Name and delegate, as OpenTelemetry samplers describe themselves."""
-        return f"SampleLinkedRoots{{{self._delegate.get_description()}}}"
-
-
-def sampler_from_settings(settings: Settings) -> Sampler:
-    """The sampler ``OTEL_TRACES_SAMPLER``/``_ARG`` name; parent-based 10 % when unset."""
-    name = settings.otel_traces_sampler
-    ratio = settings.otel_traces_sampler_arg
-    if name is None:
-        name = "parentbased_traceidratio"
-        ratio = DEFAULT_SAMPLING_RATIO if ratio is None else ratio
-    root: Sampler
-    if name.endswith("always_on"):
-        root = ALWAYS_ON
-    elif name.endswith("always_off"):
-        root = ALWAYS_OFF
-    else:
-        root = TraceIdRatioBased(1.0 if ratio is None else ratio)
-    return ParentBased(root) if name.startswith("parentbased_") else root
+INSTRUMENTATION_NAME = "perfbeacon"
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_OK = Status(StatusCode.UNSET)
+_ERROR = Status(StatusCode.ERROR)
 
 
 def exporter_from_settings(settings: Settings) -> SpanExporter | None:
@@ -121,6 +84,17 @@ def exporter_from_settings(settings: Settings) -> SpanExporter | None:
     return OTLPSpanExporter()
 
 
+class ServerSpan:
+    """A sampled request's span while it is served: its identity and start."""
+
+    __slots__ = ("context", "parent", "start_time")
+
+    def __init__(self, context: SpanContext, parent: SpanContext | None) -> None:
+        self.context = context
+        self.parent = parent
+        self.start_time = time.time_ns()
+
+
 class Tracing:
     """The tracer perfbeacon's spans come from, or nothing at all when tracing is off."""
 
@@ -128,17 +102,25 @@ class Tracing:
         self,
         *,
         provider: TracerProvider | None,
+        processor: BatchSpanProcessor | None = None,
+        sampling: Sampling | None = None,
         database_system: str = "sqlite",
         propagator: TextMapPropagator | None = None,
     ) -> None:
         self.provider = provider
-        self.tracer: Tracer | None = provider.get_tracer("perfbeacon") if provider else None
+        self.tracer: Tracer | None = (
+            provider.get_tracer(INSTRUMENTATION_NAME) if provider is not None else None
+        )
         self.propagator = propagator or propagate.get_global_textmap()
         # Request headers worth reading: the propagator's, and traceparent so that
         # logs carry the caller's trace id even when perfbeacon itself does not trace.
         self.header_names = frozenset(
             {name.lower().encode("latin-1") for name in self.propagator.fields} | {b"traceparent"}
         )
+        self._processor = processor
+        self._sampling = sampling
+        self._ids = RandomIdGenerator()
+        self._scope = InstrumentationScope(INSTRUMENTATION_NAME)
         self._database_system = database_system
 
     @classmethod
@@ -153,13 +135,78 @@ class Tracing:
         database_system = "sqlite" if settings.is_sqlite else "postgresql"
         if exporter is None:
             return cls(provider=None, database_system=database_system)
+        sampling = sampling_from_settings(settings)
         provider = TracerProvider(
             resource=Resource.create({SERVICE_NAME: settings.otel_service_name}),
-            sampler=SampleLinkedRoots(sampler_from_settings(settings)),
+            sampler=SampleLinkedRoots(sampling.sampler),
             shutdown_on_exit=False,
         )
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-        return cls(provider=provider, database_system=database_system)
+        processor = BatchSpanProcessor(exporter)
+        provider.add_span_processor(processor)
+        return cls(
+            provider=provider,
+            processor=processor,
+            sampling=sampling,
+            database_system=database_system,
+        )
+
+    def start_request_span(
+        self, method: str, carrier: Mapping[str, str] | None
+    ) -> tuple[ServerSpan | None, Context | None, str]:
+        """Decide whether to trace a request and, only if so, start its server span.
+
+        Returns the span and the context to make current (both None when the request
+        is not sampled), and the trace id for the logs.
+        """
+        parent_context = self.propagator.extract(carrier) if carrier else None
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if parent.is_valid:
+            trace_id = parent.trace_id
+            sampled = self._samples_child_of(parent_context, trace_id, method)
+        else:
+            trace_id = self._ids.generate_trace_id()
+            sampled = self._sampling is not None and samples_root(self._sampling.root, trace_id)
+        if not sampled:
+            return None, None, f"{trace_id:032x}"
+        span_context = SpanContext(
+            trace_id,
+            self._ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=_SAMPLED,
+            trace_state=parent.trace_state if parent.is_valid else None,
+        )
+        span = ServerSpan(span_context, parent if parent.is_valid else None)
+        current = trace.set_span_in_context(NonRecordingSpan(span_context), parent_context)
+        return span, current, f"{trace_id:032x}"
+
+    def end_request_span(
+        self, span: ServerSpan, *, name: str, attributes: Mapping[str, AttributeValue], error: bool
+    ) -> None:
+        """Record the finished server span for export."""
+        if self._processor is None or self.provider is None:
+            return
+        self._processor.on_end(
+            ReadableSpan(
+                name=name,
+                context=span.context,
+                parent=span.parent,
+                resource=self.provider.resource,
+                attributes=attributes,
+                kind=SpanKind.SERVER,
+                status=_ERROR if error else _OK,
+                start_time=span.start_time,
+                end_time=time.time_ns(),
+                instrumentation_scope=self._scope,
+            )
+        )
+
+    def _samples_child_of(self, parent_context: Context | None, trace_id: int, name: str) -> bool:
+        if self._sampling is None:
+            return False
+        result = self._sampling.sampler.should_sample(
+            parent_context, trace_id, name, SpanKind.SERVER
+        )
+        return result.decision.is_sampled()
 
     def request_link(self) -> Link | None:
         """A link to the current request's span if it is sampled (call while serving it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from collector.app import create_app
 from collector.config import Settings
-from collector.telemetry.logs import REDACTED, omit_payloads_above_debug, redact_secrets
+from collector.telemetry.logs import (
+    REDACTED,
+    omit_payloads_above_debug,
+    redact_secrets,
+    scrub_text,
+)
 from tests.databases import sqlite_url
 from tests.telemetry.helpers import serving_in_process
 
@@ -97,7 +103,7 @@ async def test_lines_logged_while_serving_carry_the_request_ids_and_redact_secre
     assert "1234" not in output
     (handling,) = [line for line in json_lines(output) if line["event"] == "handling"]
     assert handling["trace_id"] == TRACE_ID
-    assert len(handling["request_id"]) == 32
+    assert re.fullmatch(r"[0-9a-f]{12}-[0-9a-f]+", handling["request_id"])
     assert handling["headers"] == {"authorization": REDACTED, "user-agent": "test"}
     assert handling["read_token"] == REDACTED
     assert handling["note"] == f"called with Authorization: Bearer {REDACTED}"
@@ -145,9 +151,15 @@ def test_sensitive_keys_are_redacted(key: str, value: str) -> None:
     assert redact_secrets(None, "info", {key: value}) == {key: REDACTED}
 
 
+def test_nested_sensitive_keys_are_redacted() -> None:
+    event = {"request": {"headers": {"Set-Cookie": "a=b", "accept": "*/*"}}}
+    redacted = redact_secrets(None, "info", event)
+    assert redacted == {"request": {"headers": {"Set-Cookie": REDACTED, "accept": "*/*"}}}
+
+
 def test_tokens_inside_text_are_redacted() -> None:
-    event = {"event": f"token {SECRET} sent with basic dXNlcjpwYXNz and no other secret"}
-    text = redact_secrets(None, "info", event)["event"]
+    line = json.dumps({"event": f"token {SECRET} sent with basic dXNlcjpwYXNz and no other secret"})
+    text = json.loads(scrub_text(line))["event"]
     assert SECRET not in text
     assert "dXNlcjpwYXNz" not in text
     assert text.endswith("and no other secret")

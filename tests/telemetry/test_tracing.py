@@ -10,12 +10,14 @@ import pytest
 from fastapi import Request
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Link
 
 from collector.app import create_app
 from collector.config import Settings, load_settings
-from collector.telemetry.tracing import exporter_from_settings, sampler_from_settings
+from collector.telemetry.sampling import samples_root, sampling_from_settings
+from collector.telemetry.tracing import exporter_from_settings
 from tests.databases import sqlite_url
 from tests.telemetry.helpers import serving_in_process
 from tests.telemetry.otlp_receiver import OtlpReceiver
@@ -156,11 +158,23 @@ def test_exporter_choice_follows_otel_traces_exporter(clean_otel_env: None) -> N
 
 
 def test_sampler_defaults_to_parent_based_ten_percent(clean_otel_env: None) -> None:
-    default = sampler_from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert isinstance(default, ParentBased)
-    assert "TraceIdRatioBased{0.1}" in default.get_description()
-    ratio = sampler_from_settings(
+    default = sampling_from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert isinstance(default.sampler, ParentBased)
+    assert isinstance(default.root, TraceIdRatioBased)
+    assert default.root.rate == 0.1
+    ratio = sampling_from_settings(
         Settings(_env_file=None, otel_traces_sampler="traceidratio", otel_traces_sampler_arg=0.5)  # type: ignore[call-arg]
     )
-    assert isinstance(ratio, TraceIdRatioBased)
-    assert ratio.rate == 0.5
+    assert ratio.sampler is ratio.root
+    assert isinstance(ratio.root, TraceIdRatioBased)
+    assert ratio.root.rate == 0.5
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 1.0])
+def test_root_decisions_match_the_sdk_sampler(rate: float) -> None:
+    sampler = TraceIdRatioBased(rate)
+    generator = RandomIdGenerator()
+    for _ in range(2000):
+        trace_id = generator.generate_trace_id()
+        expected = sampler.should_sample(None, trace_id, "GET").decision.is_sampled()
+        assert samples_root(sampler, trace_id) is expected
