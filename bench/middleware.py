@@ -1,13 +1,12 @@
 """Throughput cost of request telemetry: perfbeacon's middleware against the usual options.
 
 Runs every app of ``bench/middleware_apps.py`` under uvicorn (one worker each, all
-started at once), then measures them with ``wrk`` in interleaved rounds so machine
-noise spreads evenly, and prints for each the median requests per second and the
-median CPU time the server process spent per request (read from /proc, which other
-load on a shared machine disturbs much less), each against the bare app of the
-same run.
+started at once), then measures them with ``wrk`` in rounds where every app's run
+sits between two runs of the bare app, and prints for each the median requests per
+second, the median CPU time the server process spent per request (from /proc), and
+the median cost of each against its neighbouring bare runs.
 
-    python bench/middleware.py [--rounds 3] [--duration 8] [--connections 32]
+    python bench/middleware.py [--rounds 5] [--duration 3] [--connections 32]
 
 Needs ``wrk`` (apt-get install wrk) and ``pip install -e '.[bench]'``.
 """
@@ -146,24 +145,45 @@ def wrk(server: Server, *, seconds: int, connections: int) -> tuple[float, float
     return float(rate.group(1)), cpu / int(total.group(1)) * 1e6
 
 
-Results = dict[str, list[tuple[float, float]]]
+class Sample(NamedTuple):
+    """One wrk run of an app, and its cost against the bare runs just before and after."""
+
+    rps: float
+    cpu_us: float
+    rps_cost: float
+    cpu_cost: float
+
+
+Results = dict[str, list[Sample]]
 
 
 def measure(urls: dict[str, Server], *, rounds: int, seconds: int, connections: int) -> Results:
-    """Interleaved rounds: each round runs every app once, in a rotated order."""
-    names = list(urls)
-    results: Results = {name: [] for name in names}
-    for name in names:
+    """Rounds of bare, app, bare, app, ..., bare: each app is compared with its neighbours.
+
+    On a shared machine the load drifts within seconds; a cost taken against the
+    bare runs on either side of the same app's run cancels most of that drift.
+    """
+    apps = [name for name in urls if name != "bare"]
+    results: Results = {name: [] for name in urls}
+    for name in urls:
         wrk(urls[name], seconds=2, connections=connections)  # warm up
     for round_number in range(rounds):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
+        shift = round_number % len(apps)
+        previous = wrk(urls["bare"], seconds=seconds, connections=connections)
+        for name in apps[shift:] + apps[:shift]:
             rps, cpu = wrk(urls[name], seconds=seconds, connections=connections)
-            results[name].append((rps, cpu))
+            following = wrk(urls["bare"], seconds=seconds, connections=connections)
+            bare_rps = (previous[0] + following[0]) / 2
+            bare_cpu = (previous[1] + following[1]) / 2
+            sample = Sample(rps, cpu, 1 - rps / bare_rps, 1 - bare_cpu / cpu)
+            results[name].append(sample)
+            results["bare"].append(Sample(*following, 0.0, 0.0))
             print(
-                f"  round {round_number + 1}: {name}: {rps:,.0f} req/s, {cpu:.1f} µs CPU/request",
+                f"  round {round_number + 1}: {name}: {rps:,.0f} req/s ({sample.rps_cost:+.1%}), "
+                f"{cpu:.1f} µs CPU/request ({sample.cpu_cost:+.1%})",
                 file=sys.stderr,
             )
+            previous = following
     return results
 
 
@@ -178,12 +198,19 @@ def _targets_met(cost: dict[str, float]) -> dict[str, bool]:
 
 
 def report(results: Results) -> tuple[str, bool]:
-    """A Markdown table of medians and costs against bare; whether every target held by req/s."""
-    rps = {name: statistics.median(r for r, _ in values) for name, values in results.items()}
-    cpu = {name: statistics.median(c for _, c in values) for name, values in results.items()}
-    rps_cost = {name: 1 - value / rps["bare"] for name, value in rps.items()}
-    # The same notion of cost from CPU time: 1 - (bare's CPU per request / this one's).
-    cpu_cost = {name: 1 - cpu["bare"] / value for name, value in cpu.items()}
+    """A Markdown table of medians; whether every target held by req/s.
+
+    Costs are medians of the paired costs; the CPU cost is 1 - (bare's CPU time per
+    request / this app's), the same notion as the req/s one.
+    """
+
+    def median(name: str, field: str) -> float:
+        return statistics.median(getattr(sample, field) for sample in results[name])
+
+    rps = {name: median(name, "rps") for name in results}
+    cpu = {name: median(name, "cpu_us") for name in results}
+    rps_cost = {name: median(name, "rps_cost") for name in results}
+    cpu_cost = {name: median(name, "cpu_cost") for name in results}
     rps_met = _targets_met(rps_cost)
     cpu_met = _targets_met(cpu_cost)
     lines = [
@@ -213,8 +240,8 @@ def report(results: Results) -> tuple[str, bool]:
 def main() -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -228,7 +255,10 @@ def main() -> int:
             urls, rounds=args.rounds, seconds=args.duration, connections=args.connections
         )
     table, all_met = report(results)
-    print(f"wrk -t1 -c{args.connections}, {args.rounds} rounds of {args.duration} s, GET {ROUTE}\n")
+    print(
+        f"wrk -t1 -c{args.connections}, {args.rounds} rounds of {args.duration} s runs, "
+        f"each app between two bare runs, GET {ROUTE}\n"
+    )
     print(table)
     return 0 if all_met else 1
 
