@@ -9,15 +9,17 @@ from fastapi import APIRouter, Query
 from collector.budgets import service
 from collector.budgets.config import build_config
 from collector.budgets.schemas import CheckReport, CheckRequest, ConfigRequest
-from collector.deps import Conn, SiteFromToken
+from collector.deps import Conn, RuntimeDep, SiteFromToken
 
 router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])
 
 
 @router.post("/check")
-async def check(body: CheckRequest, site: SiteFromToken, conn: Conn) -> CheckReport:
+async def check(
+    body: CheckRequest, site: SiteFromToken, conn: Conn, runtime: RuntimeDep
+) -> CheckReport:
     """Evaluate a build's LHRs and/or bundle files, store it, answer the verdict."""
-    return await service.check(
+    report = await service.check(
         conn=conn,
         site=site,
         context=body.build,
@@ -30,6 +32,8 @@ async def check(body: CheckRequest, site: SiteFromToken, conn: Conn) -> CheckRep
         },
         bundle_stats=body.bundle_stats,
     )
+    runtime.telemetry.metrics.budget_checked(verdict=report.verdict)
+    return report
 
 
 @router.put("/config")

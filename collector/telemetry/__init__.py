@@ -20,7 +20,8 @@ cheap enough for the hot path; ``metrics = runtime.telemetry.metrics``,
   ``metrics.set_rollup_lag(seconds)``; for traces, ``link = tracing.request_link()``
   in the request when it enqueues, then around each batch
   ``with tracing.ingest_batch(links=links, size=n): with tracing.db_commit(rows=n): ...``.
-- budgets: ``metrics.budget_checked(verdict="pass" | "fail" | "warn" | "error")``.
+- budgets (wired in ``POST /api/v1/budgets/check``):
+  ``metrics.budget_checked(verdict="pass" | "warn" | "fail")``.
 - the live feed: ``metrics.websocket_connected()`` / ``metrics.websocket_disconnected()``.
 
 Reasons and verdicts are free text cut to at most 32 distinct label values (the
