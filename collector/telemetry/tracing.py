@@ -43,6 +43,7 @@ from opentelemetry.semconv.attributes.db_attributes import (
     DB_SYSTEM_NAME,
 )
 from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
     Link,
     NonRecordingSpan,
     SpanContext,
@@ -158,8 +159,14 @@ class Tracing:
         Returns the span and the context to make current (both None when the request
         is not sampled), and the trace id for the logs.
         """
+        # Without propagation headers the request has no parent: the telemetry
+        # middleware is outermost, so no span can be current yet.
         parent_context = self.propagator.extract(carrier) if carrier else None
-        parent = trace.get_current_span(parent_context).get_span_context()
+        parent = (
+            trace.get_current_span(parent_context).get_span_context()
+            if parent_context is not None
+            else INVALID_SPAN_CONTEXT
+        )
         if parent.is_valid:
             trace_id = parent.trace_id
             sampled = self._samples_child_of(parent_context, trace_id, method)
