@@ -16,7 +16,8 @@ from collector.telemetry.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-# Computed from the rollups at scrape time rather than registered up front.
+# Field p75 gauges from the rollups: referenced by the dashboard and alerts, not
+# exposed until the query engine over the rollups serves them.
 SCRAPE_TIME_METRICS = {"perfbeacon_field_p75"}
 _METRIC_NAME = re.compile(r"\b(?:http|perfbeacon)_[a-z0-9_]+")
 _SAMPLE_SUFFIXES = ("_bucket", "_count", "_sum", "_total")
