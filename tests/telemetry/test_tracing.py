@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Link
 
 from collector.app import create_app
-from collector.config import Settings, load_settings
+from collector.config import InvalidSettings, Settings, load_settings
 from collector.telemetry.sampling import samples_root, sampling_from_settings
 from collector.telemetry.tracing import exporter_from_settings
 from tests.databases import sqlite_url
@@ -178,3 +178,12 @@ def test_root_decisions_match_the_sdk_sampler(rate: float) -> None:
         trace_id = generator.generate_trace_id()
         expected = sampler.should_sample(None, trace_id, "GET").decision.is_sampled()
         assert samples_root(sampler, trace_id) is expected
+
+
+def test_a_bad_standard_variable_is_named_as_it_is(
+    clean_otel_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings(_env_file=None)
+    assert str(caught.value).startswith("invalid setting OTEL_TRACES_EXPORTER:")
