@@ -20,11 +20,12 @@ MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 @contextmanager
 def shared_metrics_directory(configured: str | None) -> Iterator[Path]:
-    """An empty metrics directory exported to worker processes for the duration.
+    """An empty metrics directory, exported to worker processes while the block runs.
 
     ``configured`` (the operator's ``PROMETHEUS_MULTIPROC_DIR``) is created if
     missing and emptied of metric files before and after; without one, a private
-    temporary directory is made and removed afterwards.
+    temporary directory is made and removed afterwards. The variable is set in this
+    process, and so in the workers it starts, only while the block runs.
     """
     if configured is None:
         path = Path(tempfile.mkdtemp(prefix="perfbeacon-metrics-"))
@@ -38,8 +39,8 @@ def shared_metrics_directory(configured: str | None) -> Iterator[Path]:
     try:
         yield path
     finally:
+        os.environ.pop(MULTIPROC_DIR_VARIABLE, None)
         if configured is None:
-            os.environ.pop(MULTIPROC_DIR_VARIABLE, None)
             shutil.rmtree(path, ignore_errors=True)
         else:
             _remove_metric_files(path)

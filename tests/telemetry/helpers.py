@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from tests.processes import free_port, perfbeacon_command, wait_until_healthy
+from tests.processes import free_port, perfbeacon_command, perfbeacon_env, wait_until_healthy
 
 # The read API's summary route as the HTTP contract names it.
 SUMMARY_ROUTE = "/api/v1/sites/{key}/summary"
@@ -45,6 +45,15 @@ def label_sets(registry: CollectorRegistry, sample_name: str) -> list[dict[str, 
         for sample in family.samples
         if sample.name == sample_name
     ]
+
+
+def served_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a served perfbeacon: no OTEL_* or PROMETHEUS_* from the machine."""
+    env = perfbeacon_env(database_url)
+    for name in [name for name in env if name.startswith(("OTEL_", "PROMETHEUS_"))]:
+        del env[name]
+    env.update(extra)
+    return env
 
 
 @contextmanager

@@ -31,5 +31,7 @@ def test_the_operators_directory_keeps_its_other_files(
     (directory / "README").write_text("not a metric file")
     with shared_metrics_directory(str(directory)) as path:
         assert sorted(p.name for p in path.iterdir()) == ["README"]
+        assert os.environ[MULTIPROC_DIR_VARIABLE] == str(directory)
         (path / "histogram_7.db").write_bytes(b"values")
     assert sorted(p.name for p in directory.iterdir()) == ["README"]
+    assert MULTIPROC_DIR_VARIABLE not in os.environ

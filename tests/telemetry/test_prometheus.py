@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import free_port, perfbeacon_env
-from tests.telemetry.helpers import perfbeacon_serving
+from tests.processes import free_port
+from tests.telemetry.helpers import perfbeacon_serving, served_env
 
 SQLITE = "sqlite+aiosqlite:///./perfbeacon.db"
 HEALTH_REQUESTS = 5
@@ -79,7 +79,7 @@ def _wait_for(description: str, probe: Any) -> Any:
 
 
 def test_prometheus_scrapes_metrics_and_trace_exemplars(tmp_path: Path) -> None:
-    env = perfbeacon_env(SQLITE, OTEL_TRACES_EXPORTER="console", OTEL_TRACES_SAMPLER="always_on")
+    env = served_env(SQLITE, OTEL_TRACES_EXPORTER="console", OTEL_TRACES_SAMPLER="always_on")
     output = tmp_path / "perfbeacon.log"
     with perfbeacon_serving(env=env, cwd=tmp_path, output=output) as (base_url, _):
         for _ in range(HEALTH_REQUESTS):

@@ -12,8 +12,7 @@ import pytest
 from prometheus_client import multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.processes import perfbeacon_env
-from tests.telemetry.helpers import perfbeacon_serving
+from tests.telemetry.helpers import perfbeacon_serving, served_env
 
 SQLITE = "sqlite+aiosqlite:///./perfbeacon.db"
 COUNTED_ROUTE = "/api/v1/sites"
@@ -22,19 +21,16 @@ MAX_BATCHES = 10
 
 
 @pytest.fixture
-def served_env() -> dict[str, str]:
-    """The environment of a served perfbeacon: JSON logs, no tracing, nothing inherited."""
-    env = perfbeacon_env(SQLITE, PERFBEACON_LOG_FORMAT="json")
-    for name in [name for name in env if name.startswith(("OTEL_", "PROMETHEUS_"))]:
-        del env[name]
-    return env
+def json_env() -> dict[str, str]:
+    """The environment of a served perfbeacon with JSON logs and no tracing."""
+    return served_env(SQLITE, PERFBEACON_LOG_FORMAT="json")
 
 
 def test_uvicorn_and_access_lines_are_json_through_one_pipeline(
-    served_env: dict[str, str], tmp_path: Path
+    json_env: dict[str, str], tmp_path: Path
 ) -> None:
     output = tmp_path / "serve.log"
-    with perfbeacon_serving(env=served_env, cwd=tmp_path, output=output) as (base_url, _):
+    with perfbeacon_serving(env=json_env, cwd=tmp_path, output=output) as (base_url, _):
         httpx.get(f"{base_url}/health", headers={"Authorization": "Bearer not-for-logs-0123"})
 
     lines = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
@@ -82,15 +78,15 @@ def _count_per_worker(directory: Path) -> dict[str, float]:
     return counts
 
 
-def test_metrics_are_summed_across_two_workers(served_env: dict[str, str], tmp_path: Path) -> None:
+def test_metrics_are_summed_across_two_workers(json_env: dict[str, str], tmp_path: Path) -> None:
     directory = tmp_path / "metrics"
     directory.mkdir()
     # Left over from an earlier run: must not be counted again.
     (directory / "counter_1.db").write_bytes(b"stale")
-    served_env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    json_env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     output = tmp_path / "serve.log"
 
-    with perfbeacon_serving("--workers", "2", env=served_env, cwd=tmp_path, output=output) as (
+    with perfbeacon_serving("--workers", "2", env=json_env, cwd=tmp_path, output=output) as (
         base_url,
         _,
     ):
