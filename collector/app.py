@@ -112,13 +112,15 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         )
 
 
-def _event_writer(engine: AsyncEngine, settings: Settings) -> EventWriter:
+def _event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry) -> EventWriter:
     return EventWriter(
         engine,
         batch_window=settings.ingest_batch_window_ms / 1000,
         max_queue=settings.ingest_queue_max_metrics,
         max_batch=settings.ingest_batch_max_metrics,
         recent_capacity=settings.ingest_recent_ids,
+        metrics=telemetry.metrics,
+        tracing=telemetry.tracing,
     )
 
 
@@ -153,7 +155,7 @@ def _lifespan(
             ),
             name="budget-retention",
         )
-        writer = _event_writer(engine, settings)
+        writer = _event_writer(engine, settings, telemetry)
         # Loading the User-Agent rules takes a moment; do it beside serving, not before.
         warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
         await writer.start()
@@ -162,7 +164,9 @@ def _lifespan(
             engine=engine,
             writer=writer,
             ingestor=BeaconIngestor(
-                sites=SiteCache(engine, ttl=settings.site_cache_seconds), writer=writer
+                sites=SiteCache(engine, ttl=settings.site_cache_seconds),
+                writer=writer,
+                metrics=telemetry.metrics,
             ),
             telemetry=telemetry,
         )

@@ -61,6 +61,7 @@ class VitalsEndpoint:
         try:
             if scope["method"] == "POST":
                 await self._post(scope, receive, send, runtime.ingestor, headers, cors)
+                runtime.telemetry.metrics.beacon_accepted()
             elif scope["method"] == "OPTIONS":
                 await self._preflight(scope, send, runtime.ingestor, headers, cors)
             else:
@@ -68,6 +69,8 @@ class VitalsEndpoint:
         except ClientGone:
             return
         except PerfbeaconError as error:
+            if scope["method"] == "POST":
+                runtime.telemetry.metrics.beacon_rejected(reason=error.code)
             if isinstance(error, MethodNotAllowed):
                 cors = [*cors, (b"allow", ALLOWED_METHODS.encode())]
             await _respond_error(send, error, cors)

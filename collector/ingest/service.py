@@ -12,6 +12,7 @@ needs, and maps its domain errors to responses.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -32,10 +33,13 @@ from collector.ingest.schemas import (
 from collector.ingest.site_cache import KnownSite, SiteCache
 from collector.ingest.writer import EventWriter
 from collector.storage.records import EventRecord
+from collector.telemetry.metrics import Metrics
 
 MAX_METRICS_PER_BEACON = 100
 MAX_KEY_LENGTH = 64
 MAX_REJECTIONS_LISTED = 50
+# The metric label of a rejection whose metric could not be read.
+UNKNOWN_METRIC = "other"
 
 _decode_typed_body = msgspec.json.Decoder(TypedBody).decode
 _decode_body = msgspec.json.Decoder(Body).decode
@@ -104,9 +108,12 @@ class IngestResult(msgspec.Struct, gc=False):
 class BeaconIngestor:
     """Turns beacon bodies into committed events."""
 
-    def __init__(self, *, sites: SiteCache, writer: EventWriter) -> None:
+    def __init__(
+        self, *, sites: SiteCache, writer: EventWriter, metrics: Metrics | None = None
+    ) -> None:
         self._sites = sites
         self._writer = writer
+        self._metrics = metrics
 
     async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
         """The site named by ``key``, else the one allowing ``origin``; checks the origin."""
@@ -149,13 +156,19 @@ class BeaconIngestor:
             country=request.country,
             referer=request.referer,
         )
-        records, rejected = _records(raw_metrics, defaults)
+        records, rejected, rejected_labels = _records(raw_metrics, defaults)
+        if self._metrics is not None:
+            for metric, reason in rejected_labels:
+                self._metrics.metric_rejected(metric=metric, reason=reason)
         if not records:
             raise BadBeacon(
                 "no metric in the beacon could be stored",
                 details={"rejected": [msgspec.to_builtins(r) for r in rejected[:20]]},
             )
         await self._writer.write(records)
+        if self._metrics is not None:
+            for metric, count in Counter(record.metric for record in records).items():
+                self._metrics.metrics_accepted(metric=metric, count=count)
         return IngestResult(accepted=len(records), rejected=rejected)
 
 
@@ -207,19 +220,27 @@ def _decoded(raw: msgspec.Raw | BareMetricIn) -> BareMetricIn:
 
 def _records(
     raw_metrics: Sequence[msgspec.Raw | BareMetricIn], defaults: BeaconDefaults
-) -> tuple[list[EventRecord], list[Rejection]]:
+) -> tuple[list[EventRecord], list[Rejection], list[tuple[str, str]]]:
+    """The records to store, the rejections to answer, and (metric, reason) to count."""
     records: list[EventRecord] = []
     rejected: list[Rejection] = []
+    labels: list[tuple[str, str]] = []
     for index, raw in enumerate(raw_metrics):
         if index >= MAX_METRICS_PER_BEACON:
             rejected.append(
                 Rejection(index, f"over the limit of {MAX_METRICS_PER_BEACON} metrics a beacon")
             )
+            labels.append((UNKNOWN_METRIC, "over_metric_limit"))
             continue
+        name = UNKNOWN_METRIC
         try:
-            records.append(to_record(_decoded(raw), defaults))
+            metric = _decoded(raw)
+            name = metric.name
+            records.append(to_record(metric, defaults))
         except _DECODE_ERRORS as exc:
             rejected.append(Rejection(index, str(exc)))
+            labels.append((name, "undecodable"))
         except MetricRejected as exc:
             rejected.append(Rejection(index, exc.reason))
-    return records, rejected
+            labels.append((name, "invalid"))
+    return records, rejected, labels

@@ -12,6 +12,10 @@ the commit, listeners (the live feed) are told what was stored.
 >>> await writer.start()
 >>> await writer.write(records)             # returns once committed
 >>> await writer.stop()
+
+With ``metrics`` and ``tracing`` (perfbeacon's telemetry) it reports its queue depth,
+batch sizes and commit latency, and traces each batch and its commit, linked to the
+traced requests it carries.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from time import perf_counter
 
 import msgspec
 import structlog
+from opentelemetry.trace import Link
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,6 +37,8 @@ from collector.ingest.recent import RecentReports, ReportKey, report_key
 from collector.storage.events import append_events, insert_events, replace_events
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
+from collector.telemetry.metrics import Metrics
+from collector.telemetry.tracing import Tracing
 
 Replacement = tuple[EventRecord, EventRecord]
 BatchHook = Callable[
@@ -60,6 +68,8 @@ class StorageUnavailable(Unavailable):
 @dataclass(slots=True)
 class _Pending:
     records: Sequence[EventRecord]
+    # The span of the request that sent the records, when it is traced.
+    link: Link | None = None
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -84,8 +94,12 @@ class EventWriter:
         recent_capacity: int,
         batch_hooks: Sequence[BatchHook] = (),
         listeners: Sequence[AfterCommitListener] = (),
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
+        self._tracing = tracing or Tracing.disabled()
         self._batch_window = batch_window
         self._max_queue = max_queue
         self._max_batch = max_batch
@@ -142,9 +156,11 @@ class EventWriter:
                 "the collector is overloaded; retry later",
                 details={"queued": self._queued},
             )
-        pending = _Pending(records)
+        pending = _Pending(records, self._tracing.request_link())
         self._pending.append(pending)
         self._queued += len(records)
+        if self._metrics is not None:
+            self._metrics.set_writer_queue_depth(self._queued)
         self._wakeup.set()
         await pending.done
 
@@ -168,6 +184,8 @@ class EventWriter:
             size += len(pending.records)
         batch, self._pending = self._pending[:taken], self._pending[taken:]
         self._queued -= size
+        if self._metrics is not None:
+            self._metrics.set_writer_queue_depth(self._queued)
         if not self._pending:
             self._wakeup.clear()
         return batch
@@ -188,13 +206,23 @@ class EventWriter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         records = [record for pending in batch for record in pending.records]
-        try:
-            plan = await self._commit_once(records)
-        except Exception as exc:
-            if not _is_missing_partition(exc):
-                raise
-            await self._create_partitions_for(records)
-            plan = await self._commit_once(records)
+        started = perf_counter()
+        links = [pending.link for pending in batch]
+        with (
+            self._tracing.ingest_batch(links=links, size=len(records)),
+            self._tracing.db_commit(rows=len(records)),
+        ):
+            try:
+                plan = await self._commit_once(records)
+            except Exception as exc:
+                if not _is_missing_partition(exc):
+                    raise
+                await self._create_partitions_for(records)
+                plan = await self._commit_once(records)
+        if self._metrics is not None:
+            self._metrics.observe_writer_batch(
+                size=len(records), commit_seconds=perf_counter() - started
+            )
         stored = [*plan.inserts, *(new for _, new in plan.replacements)]
         self._recent.remember(r for r in stored if r.metric in RE_REPORTED_METRICS)
         self._notify(plan)

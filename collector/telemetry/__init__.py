@@ -12,14 +12,15 @@ How other parts report (all methods keyword-only where they take arguments, and
 cheap enough for the hot path; ``metrics = runtime.telemetry.metrics``,
 ``tracing = runtime.telemetry.tracing``):
 
-- ingestion: ``metrics.beacon_accepted()``, ``metrics.beacon_rejected(reason=...)``,
-  ``metrics.metrics_accepted(metric="LCP", count=n)``,
-  ``metrics.metric_rejected(metric=..., reason=...)``.
-- the writer: ``metrics.set_writer_queue_depth(n)`` whenever the queue changes size,
-  ``metrics.observe_writer_batch(size=n, commit_seconds=s)`` after each commit,
-  ``metrics.set_rollup_lag(seconds)``; for traces, ``link = tracing.request_link()``
-  in the request when it enqueues, then around each batch
+- ingestion (wired in ``collector/ingest``): ``metrics.beacon_accepted()``,
+  ``metrics.beacon_rejected(reason=...)``, ``metrics.metrics_accepted(metric="LCP",
+  count=n)``, ``metrics.metric_rejected(metric=..., reason=...)``.
+- the writer (wired in ``EventWriter``): ``metrics.set_writer_queue_depth(n)`` whenever
+  the queue changes size, ``metrics.observe_writer_batch(size=n, commit_seconds=s)``
+  after each commit; for traces, ``link = tracing.request_link()`` in the request when
+  it enqueues, then around each batch
   ``with tracing.ingest_batch(links=links, size=n): with tracing.db_commit(rows=n): ...``.
+- rollups: ``metrics.set_rollup_lag(seconds)``.
 - budgets (wired in ``POST /api/v1/budgets/check``):
   ``metrics.budget_checked(verdict="pass" | "warn" | "fail")``.
 - the live feed: ``metrics.websocket_connected()`` / ``metrics.websocket_disconnected()``.
