@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     UniqueConstraint,
@@ -108,38 +109,73 @@ events = Table(
     postgresql_partition_by="RANGE (ts)",
 )
 
-# Log-spaced histogram buckets: one row per (site, grain, period, metric, dimension
-# values, bucket) with the number of observations that fell in it. A dimension the
-# row's rollup level does not split by holds ALL. Percentiles for any filter and
-# window come from summing counts per bucket.
+# Rollups: log-spaced histogram buckets per (site, metric, level, grain, period,
+# dimension values). ``level`` is the bit mask of the dimensions the row keeps (see
+# collector/query/levels.py); the others hold ALL. ``grain`` is the period length and
+# ``period`` its start, both in seconds since the epoch. Percentiles for any filter and
+# window come from summing counts per bucket; ``rollup_counts`` holds the exact
+# totals and good / needs-improvement / poor counts of the same keys.
+_ROLLUP_KEY_COLUMNS = (
+    "site_id",
+    "metric",
+    "level",
+    "grain",
+    "period",
+    "route",
+    "device",
+    "browser",
+    "connection",
+    "navigation_type",
+    "country",
+)
+ROLLUP_KEY: tuple[str, ...] = (*_ROLLUP_KEY_COLUMNS, "bucket")
+ROLLUP_COUNTS_KEY: tuple[str, ...] = _ROLLUP_KEY_COLUMNS
+
+
+def _rollup_key_columns() -> list[Column[object]]:
+    return [
+        Column("site_id", Integer, nullable=False),
+        Column("metric", String(8), nullable=False),
+        Column("level", SmallInteger, nullable=False),
+        Column("grain", Integer, nullable=False),
+        Column("period", BigInteger, nullable=False),
+        Column("route", String(512), nullable=False),
+        Column("device", String(16), nullable=False),
+        Column("browser", String(64), nullable=False),
+        Column("connection", String(16), nullable=False),
+        Column("navigation_type", String(32), nullable=False),
+        Column("country", String(2), nullable=False),
+    ]
+
+
 rollups = Table(
     "rollups",
     metadata,
-    Column("site_id", Integer, nullable=False),
-    Column("metric", String(8), nullable=False),
-    Column("grain", String(1), nullable=False),
-    Column("period_start", UtcDateTime(), nullable=False),
-    Column("route", String(512), nullable=False),
-    Column("device", String(16), nullable=False),
-    Column("browser", String(64), nullable=False),
-    Column("connection", String(16), nullable=False),
-    Column("navigation_type", String(32), nullable=False),
-    Column("country", String(2), nullable=False),
+    *_rollup_key_columns(),
     Column("bucket", Integer, nullable=False),
     Column("count", BigInteger, nullable=False),
-    PrimaryKeyConstraint(
-        "site_id",
-        "metric",
-        "grain",
-        "period_start",
-        "route",
-        "device",
-        "browser",
-        "connection",
-        "navigation_type",
-        "country",
-        "bucket",
-    ),
+    PrimaryKeyConstraint(*ROLLUP_KEY),
+)
+
+rollup_counts = Table(
+    "rollup_counts",
+    metadata,
+    *_rollup_key_columns(),
+    Column("count", BigInteger, nullable=False),
+    Column("good", BigInteger, nullable=False),
+    Column("needs_improvement", BigInteger, nullable=False),
+    Column("poor", BigInteger, nullable=False),
+    PrimaryKeyConstraint(*ROLLUP_COUNTS_KEY),
+)
+
+# One row: raw events with ``ts`` before ``rolled_before`` are in the rollups. Events
+# at or after it are rolled up by the roller (PostgreSQL) or, on SQLite, where the
+# watermark sits at the end of time, by the writer in its own transaction.
+rollup_watermark = Table(
+    "rollup_watermark",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("rolled_before", UtcDateTime(), nullable=False),
 )
 
 # Budgets and the Lighthouse CI server API. A project holds CI builds; a site's budget
