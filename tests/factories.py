@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import msgspec
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from collector.query.roller import catch_up
+from collector.query.rollups import RollupAccumulator
 from collector.sites.schemas import CreatedSite
 from collector.sites.service import create_site
+from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
+from collector.storage.tables import events
 
 _counter = 0
 
@@ -51,3 +57,85 @@ def make_event(**overrides: Any) -> EventRecord:
     }
     fields.update(overrides)
     return EventRecord(**fields)
+
+
+def event(
+    *,
+    site_id: int,
+    ts: datetime,
+    metric: str = "LCP",
+    value: float = 1200.0,
+    metric_id: str | None = None,
+    route: str = "/",
+    device: str = "desktop",
+    browser: str = "chrome",
+    connection: str = "4g",
+    navigation_type: str = "navigate",
+    country: str | None = "de",
+    attribution: dict[str, Any] | None = None,
+) -> EventRecord:
+    """An EventRecord with plausible defaults; a fresh metric id unless one is given."""
+    global _counter
+    _counter += 1
+    return EventRecord(
+        site_id=site_id,
+        ts=ts,
+        metric=metric,
+        value=value,
+        delta=value,
+        rating=None,
+        metric_id=metric_id or f"v5-{_counter}-{metric}",
+        navigation_type=navigation_type,
+        page_path=route,
+        route=route,
+        device=device,
+        browser=browser,
+        os="linux",
+        connection=connection,
+        country=country,
+        attribution=attribution,
+    )
+
+
+async def store_events(engine: AsyncEngine, records: Sequence[EventRecord]) -> None:
+    """Store first reports as the ingest writer does: raw rows and rollups, one transaction."""
+    if not records:
+        return
+    accumulator = RollupAccumulator()
+    async with engine.begin() as conn:
+        await _ensure_partitions_for(conn, records)
+        await conn.execute(insert(events), [msgspec.structs.asdict(r) for r in records])
+        for record in records:
+            accumulator.add(record)
+        await accumulator.flush(conn)
+
+
+async def rereport(engine: AsyncEngine, record: EventRecord) -> EventRecord:
+    """Store a later report of an already stored metric id: the raw row and rollups move."""
+    accumulator = RollupAccumulator()
+    same_id = (
+        (events.c.site_id == record.site_id)
+        & (events.c.metric == record.metric)
+        & (events.c.metric_id == record.metric_id)
+    )
+    async with engine.begin() as conn:
+        await _ensure_partitions_for(conn, [record])
+        row = (await conn.execute(select(events).where(same_id))).one()
+        old = EventRecord(**row._asdict())
+        # A changed ts may cross a partition: delete and insert rather than update.
+        await conn.execute(delete(events).where(same_id))
+        await conn.execute(insert(events).values(**msgspec.structs.asdict(record)))
+        accumulator.replace(old, record)
+        await accumulator.flush(conn)
+    return old
+
+
+async def roll_up_everything(engine: AsyncEngine) -> None:
+    """Let the roller (PostgreSQL) roll every stored event up, as it does every few seconds."""
+    await catch_up(engine, until=datetime(9000, 1, 1, tzinfo=UTC), max_span=timedelta(days=3650))
+
+
+async def _ensure_partitions_for(conn: AsyncConnection, records: Sequence[EventRecord]) -> None:
+    first = min(record.ts for record in records).date()
+    last = max(record.ts for record in records).date()
+    await ensure_partitions(conn, first_day=first, days=(last - first).days + 1)

@@ -1,0 +1,1 @@
+"""Query engine: rollup histograms, percentiles, trends, breakdowns, scores and the read API."""

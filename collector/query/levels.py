@@ -1,0 +1,113 @@
+"""Rollup levels (which dimensions a rollup row keeps) and time grains (how long a row's period is).
+
+A full cube over six dimensions would explode, so rollups keep eight dimension sets,
+chosen so the common views read few rows: nothing (site totals), device, route,
+route × device, and device × each other dimension. A level is the bit mask of the
+dimensions it keeps, the same number PostgreSQL's ``GROUPING()`` gives when negated.
+
+Time grains nest (each divides the next) and are aligned on the Unix epoch, so any
+window whose ends are multiples of the smallest grain is covered exactly by a few
+whole periods: days in the middle, hours at the edges, 5-minute periods at the
+very edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+DIMENSIONS: tuple[str, ...] = (
+    "route",
+    "device",
+    "browser",
+    "connection",
+    "navigation_type",
+    "country",
+)
+ALL = "*"  # the value of a dimension a level rolls up
+
+# Bit of each dimension in a level number: route is the highest bit, as in GROUPING().
+_BIT = {dimension: 1 << (len(DIMENSIONS) - 1 - i) for i, dimension in enumerate(DIMENSIONS)}
+FULL_MASK = (1 << len(DIMENSIONS)) - 1
+
+FIVE_MINUTES = 300
+HOUR = 3600
+DAY = 86400
+GRAINS: tuple[int, ...] = (FIVE_MINUTES, HOUR, DAY)
+
+
+def level_of(dimensions: Iterable[str]) -> int:
+    """The level number keeping exactly ``dimensions``."""
+    return sum(_BIT[dimension] for dimension in set(dimensions))
+
+
+def dimensions_of(level: int) -> tuple[str, ...]:
+    """The dimensions a level keeps, in DIMENSIONS order."""
+    return tuple(dimension for dimension in DIMENSIONS if level & _BIT[dimension])
+
+
+# Cheapest first: a query reads the first level that keeps every dimension it needs.
+LEVELS: tuple[int, ...] = tuple(
+    level_of(dimensions)
+    for dimensions in (
+        (),
+        ("device",),
+        ("device", "navigation_type"),
+        ("device", "connection"),
+        ("device", "browser"),
+        ("device", "country"),
+        ("route",),
+        ("route", "device"),
+    )
+)
+
+
+def covering_level(needed: Iterable[str]) -> int | None:
+    """The cheapest level keeping every dimension in ``needed``, or None if none does."""
+    mask = level_of(needed)
+    for level in LEVELS:
+        if level & mask == mask:
+            return level
+    return None
+
+
+def supported_combinations() -> list[list[str]]:
+    """The dimension sets rollups keep, for error messages."""
+    return [list(dimensions_of(level)) for level in LEVELS]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRange:
+    """Rollup rows of one grain whose period starts in ``[start, end)`` (epoch seconds)."""
+
+    grain: int
+    start: int
+    end: int
+
+
+def cover(start: int, end: int, *, grains: tuple[int, ...] = GRAINS) -> list[PeriodRange]:
+    """Whole periods exactly covering ``[start, end)``, coarsest possible (few rows to read).
+
+    Both ends must be multiples of the smallest grain.
+    """
+    smallest = grains[0]
+    if start % smallest or end % smallest:
+        raise ValueError(f"window ends must be multiples of {smallest} s")
+    ranges: list[PeriodRange] = []
+    position = start
+    while position < end:
+        grain = max(g for g in grains if position % g == 0 and position + g <= end)
+        stop = position + grain
+        # Take as many whole periods of this grain as fit before a coarser one could start.
+        while stop + grain <= end and not _coarser_fits(stop, end, grain, grains):
+            stop += grain
+        if ranges and ranges[-1].grain == grain and ranges[-1].end == position:
+            ranges[-1] = PeriodRange(grain, ranges[-1].start, stop)
+        else:
+            ranges.append(PeriodRange(grain, position, stop))
+        position = stop
+    return ranges
+
+
+def _coarser_fits(position: int, end: int, grain: int, grains: tuple[int, ...]) -> bool:
+    return any(g > grain and position % g == 0 and position + g <= end for g in grains)

@@ -1,0 +1,148 @@
+"""Relative-accuracy histogram buckets (the DDSketch logarithmic mapping, written small).
+
+A positive value ``x`` goes to bucket ``i = ceil(log(x) / log(γ))`` with
+``γ = (1 + α) / (1 - α)``, i.e. bucket ``i`` holds ``(γ^(i-1), γ^i]``. Every value in
+that bucket is answered with ``v = 2·γ^i / (γ + 1)``, and for any ``x`` in the bucket
+
+    |v - x| / x  ≤  max((v - γ^(i-1)) / γ^(i-1), (γ^i - v) / γ^i)  =  (γ - 1) / (γ + 1)  =  α.
+
+Buckets are ordered like values, so the bucket holding the ``r``-th smallest value is
+the first whose cumulative count reaches ``r``: a percentile read from merged counts is
+within ``α`` of the exact order statistic, for any filter, window or merge. ``α`` is
+0.99 %, leaving room for floating-point rounding at bucket edges under the promised 1 %.
+
+Exact zeros (many CLS values, cached TTFB) have their own exact bucket, 0. Positive
+values below a floor share bucket 1; the floor is far below anything a browser
+reports (1 µs for times; 1e-6 for CLS, which is unitless and lives near 0, hence
+its own mapping). Stored bucket numbers are shifted so the floor lands on 1.
+
+    mapping = mapping_for("LCP")
+    mapping.value_of(mapping.bucket_of(2500.0))  # 2517.7: within 0.99 % of 2500
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+RELATIVE_ACCURACY = 0.0099
+GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+INVERSE_LOG_GAMMA = 1 / math.log(GAMMA)
+ZERO_BUCKET = 0
+
+# Official web-vitals thresholds: good ≤ first, poor > second.
+THRESHOLDS: Mapping[str, tuple[float, float]] = {
+    "LCP": (2500.0, 4000.0),
+    "INP": (200.0, 500.0),
+    "CLS": (0.1, 0.25),
+    "FCP": (1800.0, 3000.0),
+    "TTFB": (800.0, 1800.0),
+    "FID": (100.0, 300.0),
+}
+METRICS: tuple[str, ...] = tuple(THRESHOLDS)
+
+GOOD, NEEDS_IMPROVEMENT, POOR = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class BucketMapping:
+    """Maps values to bucket numbers and back, with relative error ≤ ``RELATIVE_ACCURACY``."""
+
+    floor: float
+
+    @property
+    def offset(self) -> int:
+        """Added to the logarithmic index so that the floor lands on bucket 1."""
+        return 1 - math.ceil(math.log(self.floor) * INVERSE_LOG_GAMMA)
+
+    def bucket_of(self, value: float) -> int:
+        """The bucket holding ``value`` (0 for zero or less)."""
+        if value <= 0:
+            return ZERO_BUCKET
+        if value <= self.floor:
+            return 1
+        return math.ceil(math.log(value) * INVERSE_LOG_GAMMA) + self.offset
+
+    def value_of(self, bucket: int) -> float:
+        """The value every observation in ``bucket`` is answered with."""
+        if bucket <= ZERO_BUCKET:
+            return 0.0
+        return 2 * GAMMA ** (bucket - self.offset) / (GAMMA + 1)
+
+
+TIME_MAPPING = BucketMapping(floor=1e-3)
+CLS_MAPPING = BucketMapping(floor=1e-6)
+
+
+def mapping_for(metric: str) -> BucketMapping:
+    """The bucket mapping of a metric: CLS is unitless and near 0, the rest are ms."""
+    return CLS_MAPPING if metric == "CLS" else TIME_MAPPING
+
+
+def rating_of(metric: str, value: float) -> int:
+    """GOOD, NEEDS_IMPROVEMENT or POOR by the official thresholds (0 for unknown metrics)."""
+    thresholds = THRESHOLDS.get(metric)
+    if thresholds is None:
+        return 0
+    if value <= thresholds[0]:
+        return GOOD
+    return NEEDS_IMPROVEMENT if value <= thresholds[1] else POOR
+
+
+def nearest_rank(fraction: float, count: int) -> int:
+    """The 1-based rank of the ``fraction`` percentile among ``count`` values (nearest rank).
+
+    Both the rollups and exact mode use this definition, so they can be compared.
+    """
+    return min(count, max(1, math.ceil(round(fraction * count, 9))))
+
+
+def percentiles_of_histogram(
+    counts: Mapping[int, int], fractions: Iterable[float], mapping: BucketMapping
+) -> dict[float, float | None]:
+    """Percentiles (nearest rank) of a merged histogram; None for each when it is empty."""
+    buckets = sorted((bucket, n) for bucket, n in counts.items() if n > 0)
+    total = sum(n for _, n in buckets)
+    wanted = sorted(set(fractions))
+    answers: dict[float, float | None] = dict.fromkeys(wanted)
+    if total == 0:
+        return answers
+    ranks = [(nearest_rank(fraction, total), fraction) for fraction in wanted]
+    cumulative, position = 0, 0
+    for bucket, n in buckets:
+        cumulative += n
+        while position < len(ranks) and ranks[position][0] <= cumulative:
+            answers[ranks[position][1]] = mapping.value_of(bucket)
+            position += 1
+        if position == len(ranks):
+            break
+    return answers
+
+
+def sql_bucket_expression(value_sql: str, metric_sql: str) -> str:
+    """The PostgreSQL expression computing ``bucket_of`` (same libm ``log``, same rounding)."""
+    cases = []
+    for name, mapping in (("CLS", CLS_MAPPING), (None, TIME_MAPPING)):
+        log_bucket = (
+            f"(ceil(ln({value_sql}) * CAST('{INVERSE_LOG_GAMMA!r}' AS float8))::int "
+            f"+ {mapping.offset})"
+        )
+        inner = (
+            f"CASE WHEN {value_sql} <= 0 THEN {ZERO_BUCKET} "
+            f"WHEN {value_sql} <= CAST('{mapping.floor!r}' AS float8) THEN 1 "
+            f"ELSE {log_bucket} END"
+        )
+        cases.append((name, inner))
+    (cls_name, cls_expr), (_, time_expr) = cases
+    return f"(CASE WHEN {metric_sql} = '{cls_name}' THEN {cls_expr} ELSE {time_expr} END)"
+
+
+def sql_rating_expression(value_sql: str, metric_sql: str) -> str:
+    """The SQL expression computing ``rating_of`` from the official thresholds."""
+    branches = " ".join(
+        f"WHEN {metric_sql} = '{metric}' THEN CASE WHEN {value_sql} <= {good!r} THEN {GOOD} "
+        f"WHEN {value_sql} <= {poor!r} THEN {NEEDS_IMPROVEMENT} ELSE {POOR} END"
+        for metric, (good, poor) in THRESHOLDS.items()
+    )
+    return f"(CASE {branches} ELSE 0 END)"
