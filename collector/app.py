@@ -7,6 +7,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
@@ -27,6 +28,8 @@ from collector.ingest.endpoint import VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.site_cache import SiteCache
 from collector.ingest.writer import EventWriter
+from collector.query.roller import roll_forever
+from collector.query.router import router as query_router
 from collector.runtime import Runtime
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
@@ -70,6 +73,7 @@ def create_app(
     app.include_router(budgets_router)
     app.include_router(lhci_router)
     app.include_router(telemetry_router)
+    app.include_router(query_router)
     _add_middleware(app, settings)
     # Outside GZip and CORS: the beacon hot path pays for neither.
     app.add_middleware(VitalsEndpoint)
@@ -155,6 +159,13 @@ def _lifespan(
             ),
             name="budget-retention",
         )
+        background = [maintenance, budget_retention]
+        if not settings.is_sqlite:
+            # On SQLite writers roll up in their own transactions; no roller needed.
+            interval = timedelta(seconds=settings.rollup_interval_seconds)
+            background.append(
+                asyncio.create_task(roll_forever(engine, interval=interval), name="rollups")
+            )
         writer = _event_writer(engine, settings, telemetry)
         # Loading the User-Agent rules takes a moment; do it beside serving, not before.
         warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
@@ -175,8 +186,9 @@ def _lifespan(
         finally:
             await writer.stop()
             await warm_up
-            for task in (maintenance, budget_retention):
+            for task in background:
                 task.cancel()
+            for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.dispose()

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     access_log: bool = True
+    rollup_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     # Standard variables read by other libraries too: prometheus-client and the
     # OpenTelemetry SDK read them themselves; perfbeacon reads the ones it decides on.

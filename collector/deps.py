@@ -86,3 +86,17 @@ def is_admin(request: Request, runtime: RuntimeDep) -> bool:
 
 
 IsAdmin = Annotated[bool, Depends(is_admin)]
+
+
+async def require_read_token(key: str, request: Request, runtime: RuntimeDep, conn: Conn) -> Site:
+    """The site named by the path's ``key``, for callers with its read token or the admin token."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("a read token is required: Authorization: Bearer <site read token>")
+    admin = runtime.settings.admin_token
+    if admin is not None and secret_equals(token, admin.get_secret_value()):
+        return await sites_service.get_site(conn=conn, key=key)
+    return await sites_service.get_site_for_reader(conn=conn, key=key, read_token=token)
+
+
+SiteReader = Annotated[Site, Depends(require_read_token)]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.errors import Conflict, Forbidden, NotFound
+from collector.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from collector.security.tokens import hash_token, new_read_token, new_site_key
 from collector.sites.schemas import CreatedSite, Site, normalize_origin, validate_site_name
 from collector.storage.tables import sites
@@ -95,3 +96,24 @@ async def find_sites_by_origin(*, conn: AsyncConnection, origin: str) -> list[Si
     # rather than write a JSON containment query per dialect.
     rows = await conn.execute(select(sites).order_by(sites.c.id))
     return [site for site in map(_to_site, rows) if origin in site.origins]
+
+
+async def get_site_for_reader(*, conn: AsyncConnection, key: str, read_token: str) -> Site:
+    """The site with public key ``key`` when ``read_token`` is its read token.
+
+    A token of another site gets NotFound, exactly like an unknown key, so a reader
+    learns nothing about sites it may not read; a token of no site is Unauthenticated.
+    """
+    token_hash = hash_token(read_token)
+    rows = await conn.execute(
+        select(sites).where(or_(sites.c.public_key == key, sites.c.read_token_hash == token_hash))
+    )
+    token_known = False
+    for row in rows:
+        matches = hmac.compare_digest(row.read_token_hash, token_hash)
+        if matches and row.public_key == key:
+            return _to_site(row)
+        token_known = token_known or matches
+    if token_known:
+        raise NotFound(f"no site with key {key[:80]!r}")
+    raise Unauthenticated("the token given is not a read token of any site")

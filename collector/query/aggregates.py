@@ -1,0 +1,272 @@
+"""Reading counts and percentiles for a selection, from rollups or (exactly) from raw rows.
+
+Rollups answer any window made of whole periods: the rolled-up part comes from the
+rollup tables and, on PostgreSQL, the few seconds the roller has not reached yet come
+from raw rows through the same bucket mapping, all in one statement (one snapshot).
+Exact mode reads every raw value of the window and uses the same nearest-rank
+percentile definition, so the two can be compared.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from collector.query.levels import GRAINS, cover
+from collector.query.rollups import WATERMARK_ID
+from collector.query.sketch import (
+    GOOD,
+    NEEDS_IMPROVEMENT,
+    POOR,
+    mapping_for,
+    nearest_rank,
+    percentiles_of_histogram,
+    rating_of,
+    sql_bucket_expression,
+    sql_rating_expression,
+)
+from collector.query.timeutil import epoch_seconds
+from collector.query.windows import Window
+from collector.storage.tables import events, rollup_counts, rollup_watermark, rollups
+
+GroupKey = tuple[str, str | None, int | None]
+"""(metric, value of the grouping dimension or None, interval start in epoch seconds or None)."""
+
+Percentiles = dict[float, float | None]
+
+
+@dataclass(slots=True)
+class Tally:
+    """Exact counts of observations: all of them and per rating."""
+
+    count: int = 0
+    good: int = 0
+    needs_improvement: int = 0
+    poor: int = 0
+
+    def add(self, *, count: int, good: int, needs_improvement: int, poor: int) -> None:
+        """Add counts to this tally."""
+        self.count += count
+        self.good += good
+        self.needs_improvement += needs_improvement
+        self.poor += poor
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which observations to aggregate, and how to group them."""
+
+    site_id: int
+    metrics: tuple[str, ...]
+    window: Window
+    filters: Mapping[str, str] = field(default_factory=dict)
+    group_by: str | None = None
+    interval: int | None = None
+    only_groups: tuple[str, ...] | None = None
+
+    def restricted_to(self, groups: Sequence[str]) -> Selection:
+        """The same selection, keeping only the given values of the grouping dimension."""
+        return replace(self, only_groups=tuple(groups))
+
+
+# ---- rollups ------------------------------------------------------------------------------
+
+
+def _period_ranges(selection: Selection) -> list[Any]:
+    window = selection.window
+    interval = selection.interval
+    if interval is None:
+        return cover(window.start_seconds, window.end_seconds)
+    grains = tuple(g for g in GRAINS if interval % g == 0)
+    return cover(window.start_seconds, window.end_seconds, grains=grains)
+
+
+def _dimension_value(column: ColumnElement[Any], dimension: str) -> ColumnElement[Any]:
+    # Unknown countries are NULL in raw rows and '' in rollups.
+    return func.coalesce(column, "") if dimension == "country" else column
+
+
+def _rollup_where(table: Any, selection: Selection, level: int) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        table.c.site_id == selection.site_id,
+        table.c.metric.in_(selection.metrics),
+        table.c.level == level,
+        or_(
+            *(
+                and_(table.c.grain == r.grain, table.c.period >= r.start, table.c.period < r.end)
+                for r in _period_ranges(selection)
+            )
+        ),
+    ]
+    conditions += [table.c[dimension] == value for dimension, value in selection.filters.items()]
+    if selection.only_groups is not None and selection.group_by is not None:
+        conditions.append(table.c[selection.group_by].in_(selection.only_groups))
+    return conditions
+
+
+def _raw_where(selection: Selection, *, tail: bool) -> list[ColumnElement[bool]]:
+    window = selection.window
+    start: ColumnElement[Any] = literal(window.start, events.c.ts.type)
+    if tail:
+        watermark = (
+            select(rollup_watermark.c.rolled_before)
+            .where(rollup_watermark.c.id == WATERMARK_ID)
+            .scalar_subquery()
+        )
+        start = func.greatest(start, watermark)
+    conditions: list[ColumnElement[bool]] = [
+        events.c.site_id == selection.site_id,
+        events.c.metric.in_(selection.metrics),
+        events.c.ts >= start,
+        events.c.ts < window.end,
+    ]
+    conditions += [
+        _dimension_value(events.c[dimension], dimension) == value
+        for dimension, value in selection.filters.items()
+    ]
+    if selection.only_groups is not None and selection.group_by is not None:
+        column = _dimension_value(events.c[selection.group_by], selection.group_by)
+        conditions.append(column.in_(selection.only_groups))
+    return conditions
+
+
+def _group_columns(table: Any, selection: Selection, *, raw: bool) -> list[ColumnElement[Any]]:
+    columns: list[ColumnElement[Any]] = [table.c.metric.label("metric")]
+    if selection.group_by is not None:
+        column = table.c[selection.group_by]
+        if raw:
+            column = _dimension_value(column, selection.group_by)
+        columns.append(column.label("grp"))
+    if selection.interval is not None:
+        size = selection.interval
+        if raw:
+            seconds = f"(floor(extract(epoch FROM {table.name}.ts))::bigint / {size}) * {size}"
+            columns.append(literal_column(seconds).label("slot"))
+        else:
+            columns.append((table.c.period - table.c.period.op("%")(size)).label("slot"))
+    return columns
+
+
+def _key_of(row: Any, selection: Selection) -> GroupKey:
+    group = row.grp if selection.group_by is not None else None
+    slot = int(row.slot) if selection.interval is not None else None
+    return (row.metric, group, slot)
+
+
+def _with_tail(conn: AsyncConnection, rolled: Select[Any], tail: Select[Any]) -> Select[Any]:
+    if conn.dialect.name != "postgresql":
+        return rolled
+    return union_all(rolled, tail)  # type: ignore[return-value]
+
+
+async def rollup_tallies(
+    conn: AsyncConnection, selection: Selection, level: int
+) -> dict[GroupKey, Tally]:
+    """Exact counts per group, from ``rollup_counts`` (plus the not yet rolled raw rows)."""
+    groups = _group_columns(rollup_counts, selection, raw=False)
+    rolled = select(
+        *groups,
+        rollup_counts.c["count"].label("n"),
+        rollup_counts.c.good.label("good"),
+        rollup_counts.c.needs_improvement.label("ni"),
+        rollup_counts.c.poor.label("poor"),
+    ).where(*_rollup_where(rollup_counts, selection, level))
+    rating = literal_column(sql_rating_expression("events.value", "events.metric"))
+    tail = select(
+        *_group_columns(events, selection, raw=True),
+        literal(1).label("n"),
+        case((rating == GOOD, 1), else_=0).label("good"),
+        case((rating == NEEDS_IMPROVEMENT, 1), else_=0).label("ni"),
+        case((rating == POOR, 1), else_=0).label("poor"),
+    ).where(*_raw_where(selection, tail=True))
+    both = _with_tail(conn, rolled, tail).subquery()
+    names = [column.name for column in groups]
+    query = select(
+        *(both.c[name] for name in names),
+        func.sum(both.c.n).label("n"),
+        func.sum(both.c.good).label("good"),
+        func.sum(both.c.ni).label("ni"),
+        func.sum(both.c.poor).label("poor"),
+    ).group_by(*(both.c[name] for name in names))
+    tallies: dict[GroupKey, Tally] = {}
+    for row in await conn.execute(query):
+        if row.n:
+            tallies[_key_of(row, selection)] = Tally(
+                int(row.n), int(row.good), int(row.ni), int(row.poor)
+            )
+    return tallies
+
+
+async def rollup_percentiles(
+    conn: AsyncConnection, selection: Selection, level: int, fractions: Sequence[float]
+) -> dict[GroupKey, Percentiles]:
+    """Percentiles per group from merged histogram buckets (≤ 1 % relative error)."""
+    groups = _group_columns(rollups, selection, raw=False)
+    rolled = select(*groups, rollups.c.bucket.label("bucket"), rollups.c["count"].label("n")).where(
+        *_rollup_where(rollups, selection, level)
+    )
+    bucket = literal_column(sql_bucket_expression("events.value", "events.metric"))
+    tail = select(
+        *_group_columns(events, selection, raw=True),
+        bucket.label("bucket"),
+        literal(1).label("n"),
+    ).where(*_raw_where(selection, tail=True))
+    both = _with_tail(conn, rolled, tail).subquery()
+    names = [column.name for column in groups]
+    query = select(
+        *(both.c[name] for name in names), both.c.bucket, func.sum(both.c.n).label("n")
+    ).group_by(*(both.c[name] for name in names), both.c.bucket)
+    histograms: dict[GroupKey, dict[int, int]] = defaultdict(dict)
+    for row in await conn.execute(query):
+        histograms[_key_of(row, selection)][row.bucket] = int(row.n)
+    return {
+        key: percentiles_of_histogram(counts, fractions, mapping_for(key[0]))
+        for key, counts in histograms.items()
+    }
+
+
+# ---- exact, from raw rows -----------------------------------------------------------------
+
+
+async def exact_stats(
+    conn: AsyncConnection, selection: Selection, fractions: Sequence[float]
+) -> tuple[dict[GroupKey, Tally], dict[GroupKey, Percentiles]]:
+    """Counts and nearest-rank percentiles per group, computed from every raw value."""
+    group = selection.group_by
+    columns: list[ColumnElement[Any]] = [events.c.metric, events.c.value, events.c.ts]
+    if group is not None:
+        columns.append(_dimension_value(events.c[group], group).label("grp"))
+    query = select(*columns).where(*_raw_where(selection, tail=False))
+    values: dict[GroupKey, array[float]] = defaultdict(lambda: array("d"))
+    interval = selection.interval
+    async with conn.stream(query.execution_options(yield_per=10_000)) as result:
+        async for row in result:
+            slot = None
+            if interval is not None:
+                seconds = epoch_seconds(row.ts)
+                slot = seconds - seconds % interval
+            key = (row.metric, row.grp if group is not None else None, slot)
+            values[key].append(row.value)
+    tallies: dict[GroupKey, Tally] = {}
+    percentiles: dict[GroupKey, Percentiles] = {}
+    for key, observed in values.items():
+        ordered = sorted(observed)
+        tallies[key] = _tally_of(key[0], ordered)
+        percentiles[key] = {
+            fraction: ordered[nearest_rank(fraction, len(ordered)) - 1] for fraction in fractions
+        }
+    return tallies, percentiles
+
+
+def _tally_of(metric: str, values: Sequence[float]) -> Tally:
+    ratings = [0, 0, 0, 0]
+    for value in values:
+        ratings[rating_of(metric, value)] += 1
+    return Tally(len(values), ratings[GOOD], ratings[NEEDS_IMPROVEMENT], ratings[POOR])

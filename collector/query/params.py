@@ -1,0 +1,118 @@
+"""Validation of query parameters into typed values; each error names the allowed values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from collector.errors import InvalidInput
+from collector.query.levels import DIMENSIONS
+from collector.query.sketch import METRICS
+
+# "page" is what people say; pages are grouped into routes (``/product/:id``).
+DIMENSION_ALIASES = {"page": "route"}
+BREAKDOWN_DIMENSIONS: tuple[str, ...] = ("page", *DIMENSIONS)
+INTERVALS: dict[str, int] = {
+    "5m": 300,
+    "10m": 600,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "3h": 10800,
+    "6h": 21600,
+    "12h": 43200,
+    "1d": 86400,
+}
+ORDERS: tuple[str, ...] = ("count", "p50", "p75", "p90", "p95", "p99")
+MAX_LIMIT = 1000
+
+
+def parse_metric(name: str) -> str:
+    """A metric name (case-insensitive), or InvalidInput naming the known ones."""
+    metric = name.strip().upper()
+    if metric not in METRICS:
+        raise InvalidInput(
+            f"unknown metric {name[:40]!r}; allowed: {', '.join(METRICS)}",
+            details={"field": "metric", "allowed": list(METRICS)},
+        )
+    return metric
+
+
+def parse_metrics(name: str | None) -> tuple[str, ...]:
+    """One metric, or all of them when none is named."""
+    return METRICS if name is None or not name.strip() else (parse_metric(name),)
+
+
+def parse_dimension(name: str) -> str:
+    """A dimension to break down by (``page`` means ``route``)."""
+    key = name.strip().lower()
+    if key not in BREAKDOWN_DIMENSIONS:
+        raise InvalidInput(
+            f"cannot break down by {name[:40]!r}; allowed: {', '.join(BREAKDOWN_DIMENSIONS)}",
+            details={"field": "by", "allowed": list(BREAKDOWN_DIMENSIONS)},
+        )
+    return DIMENSION_ALIASES.get(key, key)
+
+
+def parse_filters(values: Mapping[str, str | None]) -> dict[str, str]:
+    """Dimension filters from query values (``page`` → ``route``); empty values are ignored."""
+    filters: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        dimension = DIMENSION_ALIASES.get(name, name)
+        if dimension not in DIMENSIONS:
+            raise InvalidInput(
+                f"unknown filter {name[:40]!r}; allowed: {', '.join(BREAKDOWN_DIMENSIONS)}",
+                details={"field": name, "allowed": list(BREAKDOWN_DIMENSIONS)},
+            )
+        if dimension in filters and filters[dimension] != value:
+            raise InvalidInput(
+                "page and route name the same dimension; give one of them",
+                details={"field": name},
+            )
+        filters[dimension] = value
+    return filters
+
+
+def parse_interval(text: str) -> int:
+    """A timeseries interval in seconds, from ``5m`` … ``1d``."""
+    seconds = INTERVALS.get(text.strip().lower())
+    if seconds is None:
+        raise InvalidInput(
+            f"bad interval {text[:20]!r}; allowed: {', '.join(INTERVALS)}",
+            details={"field": "interval", "allowed": list(INTERVALS)},
+        )
+    return seconds
+
+
+def parse_percentile(value: float) -> float:
+    """A percentile in (0, 100) as a fraction in (0, 1)."""
+    if not math.isfinite(value) or not 0 < value < 100:
+        raise InvalidInput(
+            f"bad percentile {value}; allowed: a number strictly between 0 and 100, such as 75",
+            details={"field": "percentile", "allowed": "0 < percentile < 100"},
+        )
+    return value / 100
+
+
+def parse_order(text: str) -> str:
+    """How to rank breakdown groups: by count, or by a percentile (worst first)."""
+    order = text.strip().lower()
+    if order not in ORDERS:
+        raise InvalidInput(
+            f"bad order {text[:20]!r}; allowed: {', '.join(ORDERS)}",
+            details={"field": "order", "allowed": list(ORDERS)},
+        )
+    return order
+
+
+def parse_limit(value: int) -> int:
+    """How many groups to answer, 1 … MAX_LIMIT."""
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidInput(
+            f"bad limit {value}; allowed: 1 to {MAX_LIMIT}",
+            details={"field": "limit", "allowed": f"1..{MAX_LIMIT}"},
+        )
+    return value

@@ -1,0 +1,198 @@
+"""Read API: ``/api/v1/sites/{key}/...`` with the site's read token. Thin: parse, call, answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from collector.deps import Conn, RuntimeDep, SiteReader
+from collector.query import attribution, export, score, service
+from collector.query.params import (
+    parse_dimension,
+    parse_filters,
+    parse_interval,
+    parse_limit,
+    parse_metric,
+    parse_metrics,
+    parse_order,
+    parse_percentile,
+)
+from collector.query.schemas import Attribution, Breakdown, Scores, Summary, Timeseries
+from collector.query.windows import Window, resolve_window
+
+router = APIRouter(prefix="/api/v1/sites/{key}", tags=["query"])
+
+
+@dataclass(frozen=True, slots=True)
+class WindowParams:
+    """``from`` (ISO time or duration before ``to``) and ``to`` (ISO time, default now)."""
+
+    start: str | None
+    end: str | None
+
+    def resolve(self, *, snap: int | None = None) -> Window:
+        """The snapped window these values name."""
+        return resolve_window(self.start, self.end, now=datetime.now(UTC), snap=snap)
+
+
+def window_params(
+    start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+) -> WindowParams:
+    """The window query parameters."""
+    return WindowParams(start, end)
+
+
+def filter_params(
+    page: Annotated[str | None, Query(max_length=512)] = None,
+    route: Annotated[str | None, Query(max_length=512)] = None,
+    device: Annotated[str | None, Query(max_length=16)] = None,
+    browser: Annotated[str | None, Query(max_length=64)] = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    connection: Annotated[str | None, Query(max_length=16)] = None,
+    navigation_type: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, str]:
+    """Dimension filters; they combine."""
+    return parse_filters(
+        {
+            "page": page,
+            "route": route,
+            "device": device,
+            "browser": browser,
+            "country": country,
+            "connection": connection,
+            "navigation_type": navigation_type,
+        }
+    )
+
+
+WindowDep = Annotated[WindowParams, Depends(window_params)]
+Filters = Annotated[dict[str, str], Depends(filter_params)]
+Exact = Annotated[bool, Query(description="compute from raw rows (windows up to 7 days)")]
+
+
+@router.get("/summary")
+async def summary(
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    metric: str | None = None,
+    exact: Exact = False,
+) -> Summary:
+    """Count, p50/p75/p90/p95/p99 and good / needs-improvement / poor shares per metric."""
+    return await service.summarize(
+        conn=conn,
+        site=site,
+        window=window.resolve(),
+        metrics=parse_metrics(metric),
+        filters=filters,
+        exact=exact,
+    )
+
+
+@router.get("/timeseries")
+async def timeseries(
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    metric: str = "LCP",
+    interval: str = "1h",
+    percentile: float = 75,
+    exact: Exact = False,
+) -> Timeseries:
+    """One percentile of a metric per interval (5m … 1d)."""
+    seconds = parse_interval(interval)
+    return await service.timeseries(
+        conn=conn,
+        site=site,
+        window=window.resolve(snap=seconds),
+        metric=parse_metric(metric),
+        interval=seconds,
+        fraction=parse_percentile(percentile),
+        filters=filters,
+        exact=exact,
+    )
+
+
+@router.get("/breakdown")
+async def breakdown(
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    metric: str = "LCP",
+    by: str = "page",
+    order: str = "count",
+    limit: int = 10,
+    exact: Exact = False,
+) -> Breakdown:
+    """The top values of one dimension, by count or by a percentile (worst first)."""
+    return await service.break_down(
+        conn=conn,
+        site=site,
+        window=window.resolve(),
+        metric=parse_metric(metric),
+        by=parse_dimension(by),
+        filters=filters,
+        order=parse_order(order),
+        limit=parse_limit(limit),
+        exact=exact,
+    )
+
+
+@router.get("/attribution")
+async def attribution_top(
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    metric: str = "LCP",
+    limit: int = 10,
+    min_count: Annotated[int, Query(ge=1)] = 1,
+) -> Attribution:
+    """The worst LCP elements, INP targets or CLS sources per route (raw rows, ≤ 7 days)."""
+    return await attribution.attribute(
+        conn=conn,
+        site=site,
+        window=window.resolve(),
+        metric=parse_metric(metric),
+        filters=filters,
+        limit=parse_limit(limit),
+        min_count=min_count,
+    )
+
+
+@router.get("/score")
+async def performance_score(
+    site: SiteReader, conn: Conn, window: WindowDep, filters: Filters, limit: int = 10
+) -> Scores:
+    """The site's performance score and its busiest routes' scores, worst first."""
+    return await score.score(
+        conn=conn, site=site, window=window.resolve(), filters=filters, limit=parse_limit(limit)
+    )
+
+
+@router.get("/export.csv")
+async def export_csv(site: SiteReader, runtime: RuntimeDep, window: WindowDep) -> StreamingResponse:
+    """Raw events of the window as CSV, streamed."""
+    chunks = export.export_csv(runtime.engine, site_id=site.id, window=window.resolve())
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{site.key}-events.csv"'},
+    )
+
+
+@router.get("/export.ndjson")
+async def export_ndjson(
+    site: SiteReader, runtime: RuntimeDep, window: WindowDep
+) -> StreamingResponse:
+    """Raw events of the window as newline-delimited JSON, streamed."""
+    chunks = export.export_ndjson(runtime.engine, site_id=site.id, window=window.resolve())
+    return StreamingResponse(chunks, media_type="application/x-ndjson")
