@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.query.roller import catch_up
@@ -16,7 +16,7 @@ from collector.sites.schemas import CreatedSite
 from collector.sites.service import create_site
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
-from collector.storage.tables import events
+from collector.storage.tables import events, rollup_watermark
 
 _counter = 0
 
@@ -139,3 +139,20 @@ async def _ensure_partitions_for(conn: AsyncConnection, records: Sequence[EventR
     first = min(record.ts for record in records).date()
     last = max(record.ts for record in records).date()
     await ensure_partitions(conn, first_day=first, days=(last - first).days + 1)
+
+
+async def set_watermark(engine: AsyncEngine, at: datetime) -> None:
+    """Put the roller's watermark at ``at`` on PostgreSQL (events after it are then unrolled).
+
+    Safe only when no event of the sites under test lies before ``at``. SQLite has no
+    roller (writers roll everything up), so its watermark stays at the end of time.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.begin() as conn:
+        await conn.execute(update(rollup_watermark).values(rolled_before=at))
+
+
+async def roll_up_to(engine: AsyncEngine, until: datetime) -> None:
+    """Let the roller (PostgreSQL) roll stored events up to ``until``."""
+    await catch_up(engine, until=until, max_span=timedelta(days=3650))

@@ -15,12 +15,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import (
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from collector.query.levels import GRAINS, cover
-from collector.query.rollups import WATERMARK_ID
+from collector.query.levels import PeriodRange, cover, grains_of
+from collector.query.rollups import WATERMARK_ID, Cell
 from collector.query.sketch import (
     GOOD,
     NEEDS_IMPROVEMENT,
@@ -34,7 +46,7 @@ from collector.query.sketch import (
 )
 from collector.query.timeutil import epoch_seconds
 from collector.query.windows import Window
-from collector.storage.tables import events, rollup_counts, rollup_watermark, rollups
+from collector.storage.tables import events, rollup_watermark, rollups
 
 GroupKey = tuple[str, str | None, int | None]
 """(metric, value of the grouping dimension or None, interval start in epoch seconds or None)."""
@@ -79,12 +91,9 @@ class Selection:
 # ---- rollups ------------------------------------------------------------------------------
 
 
-def _period_ranges(selection: Selection) -> list[Any]:
+def _period_ranges(selection: Selection, level: int) -> list[PeriodRange]:
     window = selection.window
-    interval = selection.interval
-    if interval is None:
-        return cover(window.start_seconds, window.end_seconds)
-    grains = tuple(g for g in GRAINS if interval % g == 0)
+    grains = grains_of(level, interval=selection.interval)
     return cover(window.start_seconds, window.end_seconds, grains=grains)
 
 
@@ -101,7 +110,7 @@ def _rollup_where(table: Any, selection: Selection, level: int) -> list[ColumnEl
         or_(
             *(
                 and_(table.c.grain == r.grain, table.c.period >= r.start, table.c.period < r.end)
-                for r in _period_ranges(selection)
+                for r in _period_ranges(selection, level)
             )
         ),
     ]
@@ -166,70 +175,99 @@ def _with_tail(conn: AsyncConnection, rolled: Select[Any], tail: Select[Any]) ->
     return union_all(rolled, tail)  # type: ignore[return-value]
 
 
+_COUNT_COLUMNS = ("count", "good", "needs_improvement", "poor")
+
+
+async def rollup_cells(
+    conn: AsyncConnection, selection: Selection, level: int, *, histograms: bool
+) -> dict[GroupKey, Cell]:
+    """Merged counts (and histograms, if asked) per group, in one statement.
+
+    On PostgreSQL the raw rows the roller has not reached yet are added, read in the
+    same snapshot as the rollups, so every observation is counted exactly once.
+    """
+    counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
+    rolled = select(
+        *_group_columns(rollups, selection, raw=False),
+        *counts,
+        *([rollups.c.histogram.label("histogram")] if histograms else []),
+    ).where(*_rollup_where(rollups, selection, level))
+    query = _with_tail(conn, rolled, _tail(selection, histograms=histograms))
+    cells: dict[GroupKey, Cell] = {}
+    for row in await conn.execute(query):
+        key = _key_of(row, selection)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        cell.count += row.count
+        cell.good += row.good
+        cell.needs_improvement += row.needs_improvement
+        cell.poor += row.poor
+        if histograms:
+            merged = cell.histogram
+            for bucket, n in row.histogram.items():
+                merged[int(bucket)] = merged.get(int(bucket), 0) + n
+    return {key: cell for key, cell in cells.items() if cell.count > 0}
+
+
+def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
+    """Raw rows past the watermark, shaped like rollup rows (PostgreSQL only)."""
+    groups = _group_columns(events, selection, raw=True)
+    rating = literal_column(sql_rating_expression("events.value", "events.metric"))
+    bucket = literal_column(sql_bucket_expression("events.value", "events.metric"))
+    per_bucket = (
+        select(
+            *groups,
+            bucket.label("bucket"),
+            func.count().label("count"),
+            func.sum(case((rating == GOOD, 1), else_=0)).label("good"),
+            func.sum(case((rating == NEEDS_IMPROVEMENT, 1), else_=0)).label("needs_improvement"),
+            func.sum(case((rating == POOR, 1), else_=0)).label("poor"),
+        )
+        .where(*_raw_where(selection, tail=True))
+        .group_by(*groups, bucket)
+        .subquery()
+    )
+    names = [column.name for column in groups]
+    histogram = func.jsonb_object_agg(cast(per_bucket.c.bucket, Text), per_bucket.c["count"])
+    return select(
+        *(per_bucket.c[name] for name in names),
+        *(func.sum(per_bucket.c[name]).label(name) for name in _COUNT_COLUMNS),
+        *([histogram.label("histogram")] if histograms else []),
+    ).group_by(*(per_bucket.c[name] for name in names))
+
+
+async def rollup_stats(
+    conn: AsyncConnection, selection: Selection, level: int, fractions: Sequence[float]
+) -> tuple[dict[GroupKey, Tally], dict[GroupKey, Percentiles]]:
+    """Exact counts and percentiles (≤ 1 % relative error) per group, from rollups."""
+    cells = await rollup_cells(conn, selection, level, histograms=True)
+    return (
+        {key: _tally(cell) for key, cell in cells.items()},
+        {
+            key: percentiles_of_histogram(cell.histogram, fractions, mapping_for(key[0]))
+            for key, cell in cells.items()
+        },
+    )
+
+
 async def rollup_tallies(
     conn: AsyncConnection, selection: Selection, level: int
 ) -> dict[GroupKey, Tally]:
-    """Exact counts per group, from ``rollup_counts`` (plus the not yet rolled raw rows)."""
-    groups = _group_columns(rollup_counts, selection, raw=False)
-    rolled = select(
-        *groups,
-        rollup_counts.c["count"].label("n"),
-        rollup_counts.c.good.label("good"),
-        rollup_counts.c.needs_improvement.label("ni"),
-        rollup_counts.c.poor.label("poor"),
-    ).where(*_rollup_where(rollup_counts, selection, level))
-    rating = literal_column(sql_rating_expression("events.value", "events.metric"))
-    tail = select(
-        *_group_columns(events, selection, raw=True),
-        literal(1).label("n"),
-        case((rating == GOOD, 1), else_=0).label("good"),
-        case((rating == NEEDS_IMPROVEMENT, 1), else_=0).label("ni"),
-        case((rating == POOR, 1), else_=0).label("poor"),
-    ).where(*_raw_where(selection, tail=True))
-    both = _with_tail(conn, rolled, tail).subquery()
-    names = [column.name for column in groups]
-    query = select(
-        *(both.c[name] for name in names),
-        func.sum(both.c.n).label("n"),
-        func.sum(both.c.good).label("good"),
-        func.sum(both.c.ni).label("ni"),
-        func.sum(both.c.poor).label("poor"),
-    ).group_by(*(both.c[name] for name in names))
-    tallies: dict[GroupKey, Tally] = {}
-    for row in await conn.execute(query):
-        if row.n:
-            tallies[_key_of(row, selection)] = Tally(
-                int(row.n), int(row.good), int(row.ni), int(row.poor)
-            )
-    return tallies
+    """Exact counts per group from rollups, without reading histograms."""
+    cells = await rollup_cells(conn, selection, level, histograms=False)
+    return {key: _tally(cell) for key, cell in cells.items()}
 
 
 async def rollup_percentiles(
     conn: AsyncConnection, selection: Selection, level: int, fractions: Sequence[float]
 ) -> dict[GroupKey, Percentiles]:
-    """Percentiles per group from merged histogram buckets (≤ 1 % relative error)."""
-    groups = _group_columns(rollups, selection, raw=False)
-    rolled = select(*groups, rollups.c.bucket.label("bucket"), rollups.c["count"].label("n")).where(
-        *_rollup_where(rollups, selection, level)
-    )
-    bucket = literal_column(sql_bucket_expression("events.value", "events.metric"))
-    tail = select(
-        *_group_columns(events, selection, raw=True),
-        bucket.label("bucket"),
-        literal(1).label("n"),
-    ).where(*_raw_where(selection, tail=True))
-    both = _with_tail(conn, rolled, tail).subquery()
-    names = [column.name for column in groups]
-    query = select(
-        *(both.c[name] for name in names), both.c.bucket, func.sum(both.c.n).label("n")
-    ).group_by(*(both.c[name] for name in names), both.c.bucket)
-    histograms: dict[GroupKey, dict[int, int]] = defaultdict(dict)
-    for row in await conn.execute(query):
-        histograms[_key_of(row, selection)][row.bucket] = int(row.n)
-    return {
-        key: percentiles_of_histogram(counts, fractions, mapping_for(key[0]))
-        for key, counts in histograms.items()
-    }
+    """Percentiles per group from merged histograms (≤ 1 % relative error)."""
+    return (await rollup_stats(conn, selection, level, fractions))[1]
+
+
+def _tally(cell: Cell) -> Tally:
+    return Tally(cell.count, cell.good, cell.needs_improvement, cell.poor)
 
 
 # ---- exact, from raw rows -----------------------------------------------------------------

@@ -5,10 +5,12 @@ chosen so the common views read few rows: nothing (site totals), device, route,
 route × device, and device × each other dimension. A level is the bit mask of the
 dimensions it keeps, the same number PostgreSQL's ``GROUPING()`` gives when negated.
 
-Time grains nest (each divides the next) and are aligned on the Unix epoch, so any
-window whose ends are multiples of the smallest grain is covered exactly by a few
-whole periods: days in the middle, hours at the edges, 5-minute periods at the
-very edges.
+Time grains (hour, day) nest and are aligned on the Unix epoch, so a window whose
+ends are whole hours is covered exactly by a few periods: days in the middle, hours
+at the edges. Only the small levels keep hours: at 1 % accuracy, an hourly cell of a
+big level (route × device) holds about one observation, so hourly cells there would
+outnumber the raw rows they summarize (measured in bench/README.md). Queries those
+levels cannot cover read raw rows when the window is short.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ FULL_MASK = (1 << len(DIMENSIONS)) - 1
 FIVE_MINUTES = 300
 HOUR = 3600
 DAY = 86400
-GRAINS: tuple[int, ...] = (FIVE_MINUTES, HOUR, DAY)
 
 
 def level_of(dimensions: Iterable[str]) -> int:
@@ -62,13 +63,43 @@ LEVELS: tuple[int, ...] = tuple(
 )
 
 
-def covering_level(needed: Iterable[str]) -> int | None:
-    """The cheapest level keeping every dimension in ``needed``, or None if none does."""
+_HOURLY_LEVELS = frozenset({level_of(()), level_of(("device",))})
+LEVEL_GRAINS: dict[int, tuple[int, ...]] = {
+    level: (HOUR, DAY) if level in _HOURLY_LEVELS else (DAY,) for level in LEVELS
+}
+GRAINS: tuple[int, ...] = (HOUR, DAY)
+
+
+def covering_level(
+    needed: Iterable[str],
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    interval: int | None = None,
+) -> int | None:
+    """The cheapest level keeping every dimension in ``needed`` whose grains fit, or None.
+
+    Grains fit when they divide ``interval`` (a timeseries) and the window's ends.
+    """
     mask = level_of(needed)
     for level in LEVELS:
-        if level & mask == mask:
-            return level
+        if level & mask != mask:
+            continue
+        grains = grains_of(level, interval=interval)
+        if not grains:
+            continue
+        if start is not None and end is not None and (start % grains[0] or end % grains[0]):
+            continue
+        return level
     return None
+
+
+def grains_of(level: int, *, interval: int | None = None) -> tuple[int, ...]:
+    """The grains a level keeps, only those dividing ``interval`` when one is given."""
+    grains = LEVEL_GRAINS[level]
+    if interval is None:
+        return grains
+    return tuple(grain for grain in grains if interval % grain == 0)
 
 
 def supported_combinations() -> list[list[str]]:

@@ -23,12 +23,12 @@ import structlog
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVELS, dimensions_of
+from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVEL_GRAINS, LEVELS, dimensions_of
 from collector.query.rollups import WATERMARK_ID, read_watermark
 from collector.query.sketch import sql_bucket_expression, sql_rating_expression
-from collector.storage.tables import ROLLUP_COUNTS_KEY, ROLLUP_KEY, rollup_watermark
+from collector.storage.tables import ROLLUP_KEY, rollup_watermark
 
-MAX_PASS_SPAN = timedelta(hours=6)
+MAX_PASS_SPAN = timedelta(days=1)
 
 logger = structlog.get_logger(__name__)
 
@@ -50,9 +50,11 @@ def _kept_or_all(dimension: str) -> str:
 
 
 _DIMS = ", ".join(DIMENSIONS)
-_KEY = ", ".join(ROLLUP_COUNTS_KEY)
+_KEY = ", ".join(ROLLUP_KEY)
 _SMALLEST = GRAINS[0]
-_GRAIN_VALUES = ", ".join(f"({grain})" for grain in GRAINS)
+_LEVEL_GRAINS = ", ".join(
+    f"({level}, {grain})" for level, grains in LEVEL_GRAINS.items() for grain in grains
+)
 
 # Built from constants only; the window is bound as parameters.
 ROLL_UP_SQL = f"""
@@ -72,30 +74,30 @@ WITH src AS (
     FROM src
     GROUP BY site_id, metric, period, bucket, rating, GROUPING SETS ({_grouping_sets()})
 ), grained AS (
-    SELECT site_id, metric, level, g.grain, base.period - base.period % g.grain AS period,
+    SELECT site_id, metric, base.level, g.grain, base.period - base.period % g.grain AS period,
            {_DIMS}, bucket, rating, sum(n)::bigint AS n
-    FROM base CROSS JOIN (VALUES {_GRAIN_VALUES}) AS g(grain)
-    GROUP BY site_id, metric, level, g.grain, 5, {_DIMS}, bucket, rating
-), histogram AS (
-    INSERT INTO rollups ({", ".join(ROLLUP_KEY)}, count)
-    SELECT {", ".join(ROLLUP_KEY)}, sum(n) FROM grained
-    GROUP BY {", ".join(ROLLUP_KEY)}
-    ORDER BY {", ".join(ROLLUP_KEY)}
-    ON CONFLICT ({", ".join(ROLLUP_KEY)}) DO UPDATE SET count = rollups.count + EXCLUDED.count
+    FROM base JOIN (VALUES {_LEVEL_GRAINS}) AS g(level, grain) ON g.level = base.level
+    GROUP BY site_id, metric, base.level, g.grain, 5, {_DIMS}, bucket, rating
+), per_bucket AS (
+    SELECT {_KEY}, bucket, sum(n) AS n,
+           coalesce(sum(n) FILTER (WHERE rating = 1), 0) AS good,
+           coalesce(sum(n) FILTER (WHERE rating = 2), 0) AS needs_improvement,
+           coalesce(sum(n) FILTER (WHERE rating = 3), 0) AS poor
+    FROM grained
+    GROUP BY {_KEY}, bucket
 )
-INSERT INTO rollup_counts ({_KEY}, count, good, needs_improvement, poor)
-SELECT {_KEY}, sum(n),
-       coalesce(sum(n) FILTER (WHERE rating = 1), 0),
-       coalesce(sum(n) FILTER (WHERE rating = 2), 0),
-       coalesce(sum(n) FILTER (WHERE rating = 3), 0)
-FROM grained
+INSERT INTO rollups ({_KEY}, count, good, needs_improvement, poor, histogram)
+SELECT {_KEY}, sum(n), sum(good), sum(needs_improvement), sum(poor),
+       jsonb_object_agg(bucket::text, n)
+FROM per_bucket
 GROUP BY {_KEY}
 ORDER BY {_KEY}
 ON CONFLICT ({_KEY}) DO UPDATE SET
-    count = rollup_counts.count + EXCLUDED.count,
-    good = rollup_counts.good + EXCLUDED.good,
-    needs_improvement = rollup_counts.needs_improvement + EXCLUDED.needs_improvement,
-    poor = rollup_counts.poor + EXCLUDED.poor
+    count = rollups.count + EXCLUDED.count,
+    good = rollups.good + EXCLUDED.good,
+    needs_improvement = rollups.needs_improvement + EXCLUDED.needs_improvement,
+    poor = rollups.poor + EXCLUDED.poor,
+    histogram = perfbeacon_merge_histograms(rollups.histogram, EXCLUDED.histogram)
 """  # noqa: S608
 
 
@@ -115,6 +117,8 @@ async def roll_up(
     end = min(until, watermark + max_span)
     if end <= watermark:
         return RollResult(watermark, watermark)
+    # The grouping spills to disk with the default work_mem; a pass is short-lived.
+    await conn.execute(text("SET LOCAL work_mem = '64MB'"))
     await conn.execute(text(ROLL_UP_SQL), {"start": watermark, "end": end})
     await conn.execute(
         update(rollup_watermark)

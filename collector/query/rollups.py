@@ -1,7 +1,7 @@
 """The rollup accumulator the ingest writer feeds inside each batch transaction.
 
-Why the hot path does almost nothing: one beacon fans out to 8 levels × 3 grains of
-rollup cells, and a batch of a few thousand metrics touches tens of thousands of
+Why the hot path does almost nothing: one beacon fans out to 8 levels and up to 2 grains
+of rollup cells, and a batch of a few thousand metrics touches tens of thousands of
 distinct cells, so upserting them per batch costs far more than the raw COPY (measured
 in bench/README.md). Instead, on PostgreSQL the roller (``roller.py``) rolls raw
 events up in SQL every few seconds, once many batches have collapsed onto the same
@@ -25,33 +25,54 @@ watermark sits at the end of time, so every record is applied here, in the batch
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVELS, dimensions_of
-from collector.query.sketch import mapping_for, rating_of
+from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVEL_GRAINS, LEVELS, dimensions_of
+from collector.query.sketch import GOOD, NEEDS_IMPROVEMENT, POOR, mapping_for, rating_of
 from collector.query.timeutil import epoch_seconds
 from collector.storage.records import EventRecord
-from collector.storage.tables import (
-    ROLLUP_COUNTS_KEY,
-    ROLLUP_KEY,
-    rollup_counts,
-    rollup_watermark,
-    rollups,
-)
+from collector.storage.tables import ROLLUP_KEY, rollup_watermark
 
 WATERMARK_ID = 1
-_KEEPS: tuple[tuple[int, tuple[bool, ...]], ...] = tuple(
-    (level, tuple(dimension in dimensions_of(level) for dimension in DIMENSIONS))
+_encode = msgspec.json.Encoder().encode
+_KEEPS: tuple[tuple[int, tuple[bool, ...], tuple[int, ...]], ...] = tuple(
+    (
+        level,
+        tuple(dimension in dimensions_of(level) for dimension in DIMENSIONS),
+        LEVEL_GRAINS[level],
+    )
     for level in LEVELS
 )
 
-HistogramCells = dict[tuple[object, ...], int]
-CountCells = dict[tuple[object, ...], list[int]]
+Cells = dict[tuple[object, ...], "Cell"]
+
+
+@dataclass(slots=True)
+class Cell:
+    """What one rollup row adds: counts per rating and a bucket histogram."""
+
+    count: int = 0
+    good: int = 0
+    needs_improvement: int = 0
+    poor: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    def add(self, bucket: int, rating: int, n: int) -> None:
+        """Count ``n`` observations (negative to remove) in ``bucket`` with ``rating``."""
+        self.count += n
+        if rating == GOOD:
+            self.good += n
+        elif rating == NEEDS_IMPROVEMENT:
+            self.needs_improvement += n
+        elif rating == POOR:
+            self.poor += n
+        self.histogram[bucket] = self.histogram.get(bucket, 0) + n
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +112,7 @@ class RollupAccumulator:
         behind = [(weight, record) for weight, record in pending if record.ts < watermark]
         if not behind:
             return FlushResult()
-        histogram, counts = cells_of(behind)
-        rows = await upsert_cells(conn, histogram, counts)
+        rows = await upsert_cells(conn, cells_of(behind))
         return FlushResult(applied=len(behind), rows=rows)
 
 
@@ -108,8 +128,8 @@ async def read_watermark(conn: AsyncConnection, *, lock: bool) -> datetime:
     return (await conn.execute(query)).scalar_one()
 
 
-def cells_of(weighted: Iterable[tuple[int, EventRecord]]) -> tuple[HistogramCells, CountCells]:
-    """The rollup cells (histogram and counts) of weighted records, at every level and grain."""
+def cells_of(weighted: Iterable[tuple[int, EventRecord]]) -> Cells:
+    """The rollup rows weighted records add to, at every level and grain it keeps."""
     finest: dict[tuple[object, ...], int] = defaultdict(int)
     smallest = GRAINS[0]
     for weight, r in weighted:
@@ -118,90 +138,77 @@ def cells_of(weighted: Iterable[tuple[int, EventRecord]]) -> tuple[HistogramCell
         dims = (r.route, r.device, r.browser, r.connection, r.navigation_type, r.country or "")
         key = (r.site_id, r.metric, seconds - seconds % smallest, dims, bucket)
         finest[(*key, rating_of(r.metric, r.value))] += weight
-    histogram: HistogramCells = defaultdict(int)
-    counts: CountCells = {}
+    cells: Cells = {}
     for (site_id, metric, period, dims, bucket, rating), n in finest.items():
         if n == 0:
             continue
-        for level, keep in _KEEPS:
+        for level, keep, grains in _KEEPS:
             kept = tuple(value if k else ALL for value, k in zip(dims, keep, strict=True))
-            for grain in GRAINS:
+            for grain in grains:
                 key = (site_id, metric, level, grain, period - period % grain, *kept)
-                histogram[(*key, bucket)] += n
-                row = counts.get(key)
-                if row is None:
-                    row = counts[key] = [0, 0, 0, 0]
-                row[0] += n
-                if rating:
-                    row[rating] += n
-    return histogram, counts
+                cell = cells.get(key)
+                if cell is None:
+                    cell = cells[key] = Cell()
+                cell.add(bucket, rating, n)
+    return cells
 
 
-async def upsert_cells(conn: AsyncConnection, histogram: HistogramCells, counts: CountCells) -> int:
-    """Add cells to the rollup tables in two statements; returns the rows written.
+def histogram_json(histogram: dict[int, int]) -> str:
+    """A histogram as stored: a JSON object of bucket → count, zero counts left out."""
+    return _encode({str(bucket): n for bucket, n in sorted(histogram.items()) if n}).decode()
+
+
+async def upsert_cells(conn: AsyncConnection, cells: Cells) -> int:
+    """Add cells to the rollups in one statement; returns the rows written.
 
     Keys are sorted so concurrent writers lock rows in the same order (no deadlocks).
     """
-    hist_rows = [(*key, n) for key, n in sorted(histogram.items()) if n]
-    count_rows = [(*key, *values) for key, values in sorted(counts.items()) if any(values)]
+    rows = [
+        (
+            *key,
+            cell.count,
+            cell.good,
+            cell.needs_improvement,
+            cell.poor,
+            histogram_json(cell.histogram),
+        )
+        for key, cell in sorted(cells.items())
+    ]
+    if not rows:
+        return 0
     if conn.dialect.name == "postgresql":
-        await _upsert_postgres(conn, hist_rows, count_rows)
+        columns = tuple(list(column) for column in zip(*rows, strict=True))
+        await conn.exec_driver_sql(_PG_UPSERT_SQL, columns)
     else:
-        await _upsert_sqlite(conn, hist_rows, count_rows)
-    return len(hist_rows) + len(count_rows)
+        await conn.exec_driver_sql(_SQLITE_UPSERT_SQL, rows)
+    return len(rows)
 
 
-_PG_KEY_TYPES = ("int4", "text", "int2", "int4", "int8", *(["text"] * len(DIMENSIONS)))
-
-
-# Table and column names below come from constants; every value is bound.
-def _pg_upsert_sql(
-    table: str, key: Sequence[str], types: Sequence[str], values: Sequence[str]
-) -> str:
-    columns = [*key, *values]
-    arrays = ", ".join(f"${i + 1}::{kind}[]" for i, kind in enumerate(types))
-    updates = ", ".join(f"{column} = {table}.{column} + EXCLUDED.{column}" for column in values)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
-
-
-_PG_HIST_SQL = _pg_upsert_sql("rollups", ROLLUP_KEY, (*_PG_KEY_TYPES, "int4", "int8"), ("count",))
-_COUNT_VALUES = ("count", "good", "needs_improvement", "poor")
-_PG_COUNTS_SQL = _pg_upsert_sql(
-    "rollup_counts", ROLLUP_COUNTS_KEY, (*_PG_KEY_TYPES, *(["int8"] * 4)), _COUNT_VALUES
+_COUNT_COLUMNS = ("count", "good", "needs_improvement", "poor")
+_ALL_COLUMNS = (*ROLLUP_KEY, *_COUNT_COLUMNS, "histogram")
+_PG_TYPES = ("int4", "text", "int2", "int4", "int8", *(["text"] * len(DIMENSIONS)))
+_PG_TYPES += ("int8", "int8", "int8", "int8", "text")
+_PG_ARRAYS = ", ".join(f"${i + 1}::{kind}[]" for i, kind in enumerate(_PG_TYPES))
+_PG_SELECT = ", ".join(
+    f"{column}::jsonb" if column == "histogram" else column for column in _ALL_COLUMNS
 )
-
-
-async def _upsert_postgres(
-    conn: AsyncConnection, hist_rows: list[tuple[object, ...]], count_rows: list[tuple[object, ...]]
-) -> None:
-    # One unnest-based statement per table: a round trip each, whatever the row count.
-    for sql, rows in ((_PG_HIST_SQL, hist_rows), (_PG_COUNTS_SQL, count_rows)):
-        if rows:
-            await conn.exec_driver_sql(
-                sql, tuple(list(column) for column in zip(*rows, strict=True))
-            )
-
-
-def _sqlite_upsert_sql(table: str, key: Sequence[str], values: Sequence[str]) -> str:
-    columns = [*key, *values]
-    updates = ", ".join(f"{column} = {column} + excluded.{column}" for column in values)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names are constants
-        f"VALUES ({', '.join('?' * len(columns))}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
-
-
-_SQLITE_HIST_SQL = _sqlite_upsert_sql(rollups.name, ROLLUP_KEY, ("count",))
-_SQLITE_COUNTS_SQL = _sqlite_upsert_sql(rollup_counts.name, ROLLUP_COUNTS_KEY, _COUNT_VALUES)
-
-
-async def _upsert_sqlite(
-    conn: AsyncConnection, hist_rows: list[tuple[object, ...]], count_rows: list[tuple[object, ...]]
-) -> None:
-    for sql, rows in ((_SQLITE_HIST_SQL, hist_rows), (_SQLITE_COUNTS_SQL, count_rows)):
-        if rows:
-            await conn.exec_driver_sql(sql, rows)
+# Names come from constants; every value is bound.
+_PG_UPSERT_SQL = (
+    f"INSERT INTO rollups ({', '.join(_ALL_COLUMNS)}) "  # noqa: S608
+    f"SELECT {_PG_SELECT} FROM unnest({_PG_ARRAYS}) AS u({', '.join(_ALL_COLUMNS)}) "
+    f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = rollups.{c} + EXCLUDED.{c}" for c in _COUNT_COLUMNS)
+    + ", histogram = perfbeacon_merge_histograms(rollups.histogram, EXCLUDED.histogram)"
+)
+_SQLITE_MERGE = (
+    "(SELECT coalesce(json_group_object(key, total), '{}') FROM (SELECT key, sum(value) AS total "
+    "FROM (SELECT key, value FROM json_each(rollups.histogram) UNION ALL "
+    "SELECT key, value FROM json_each(excluded.histogram)) GROUP BY key HAVING total <> 0))"
+)
+_SQLITE_UPSERT_SQL = (
+    f"INSERT INTO rollups ({', '.join(_ALL_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * len(_ALL_COLUMNS))}) "
+    f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNT_COLUMNS)
+    + f", histogram = {_SQLITE_MERGE}"
+)

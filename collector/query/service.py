@@ -23,6 +23,7 @@ from collector.query.aggregates import (
     Tally,
     exact_stats,
     rollup_percentiles,
+    rollup_stats,
     rollup_tallies,
 )
 from collector.query.levels import covering_level, supported_combinations
@@ -175,9 +176,15 @@ def _rollup_level(selection: Selection, exact: bool) -> int | None:
     needed = set(selection.filters)
     if selection.group_by is not None:
         needed.add(selection.group_by)
-    level = covering_level(needed)
+    window = selection.window
+    level = covering_level(
+        needed,
+        start=window.start_seconds,
+        end=window.end_seconds,
+        interval=selection.interval,
+    )
     if level is None:
-        _check_raw_window(selection.window, f"the combination {sorted(needed)}")
+        _check_raw_window(window, f"{sorted(needed) or 'no filter'} at this time resolution")
     return level
 
 
@@ -200,8 +207,7 @@ async def _statistics(
     if level is None:
         tallies, percentiles = await exact_stats(conn, selection, fractions)
         return tallies, percentiles, "raw"
-    tallies = await rollup_tallies(conn, selection, level)
-    percentiles = await rollup_percentiles(conn, selection, level, fractions)
+    tallies, percentiles = await rollup_stats(conn, selection, level, fractions)
     return tallies, percentiles, "rollups"
 
 

@@ -1,8 +1,9 @@
 """Time windows: parsed from ISO times or durations (``7d``, ``24h``), snapped to rollup periods.
 
 Windows are half-open ``[start, end)`` and snapped outwards so they are made of whole
-rollup periods: to 5 minutes when up to two days long, to the hour beyond. Answers
-name the snapped window, and exact mode uses the same one, so both count the same rows.
+rollup periods: to the hour when up to two days long, to whole UTC days beyond (as
+day-grained dashboards do). Answers name the snapped window, and exact mode uses the
+same one, so both count the same rows.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from collector.errors import InvalidInput
-from collector.query.levels import FIVE_MINUTES, HOUR
+from collector.query.levels import DAY, HOUR
 from collector.query.timeutil import epoch_seconds, from_epoch
 
 MAX_WINDOW = timedelta(days=400)
 DEFAULT_SPAN = timedelta(hours=24)
 FINE_SNAP_LIMIT = timedelta(days=2)
-# How much snapping to the hour may lengthen a window: "7d" may span 7 days and 1 hour.
-SNAP_SLACK = timedelta(hours=1)
+# How much snapping may lengthen a window: "7d" may span 8 calendar days.
+SNAP_SLACK = timedelta(days=1)
 _DURATION = re.compile(r"^(\d{1,6})(m|h|d|w)$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_EXAMPLES = "a duration such as 30m, 24h, 7d or 2w, or an ISO 8601 time"
@@ -99,7 +100,7 @@ def resolve_window(
             details={"field": "from", "max_days": max_span.days},
         )
     if snap is None:
-        snap = FIVE_MINUTES if end_at - start_at <= FINE_SNAP_LIMIT else HOUR
+        snap = HOUR if end_at - start_at <= FINE_SNAP_LIMIT else DAY
     first = epoch_seconds(start_at)
     last = epoch_seconds(end_at) + (1 if end_at.microsecond else 0)
     return Window(from_epoch(first - first % snap), from_epoch(-(-last // snap) * snap))

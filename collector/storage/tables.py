@@ -109,13 +109,12 @@ events = Table(
     postgresql_partition_by="RANGE (ts)",
 )
 
-# Rollups: log-spaced histogram buckets per (site, metric, level, grain, period,
-# dimension values). ``level`` is the bit mask of the dimensions the row keeps (see
-# collector/query/levels.py); the others hold ALL. ``grain`` is the period length and
-# ``period`` its start, both in seconds since the epoch. Percentiles for any filter and
-# window come from summing counts per bucket; ``rollup_counts`` holds the exact
-# totals and good / needs-improvement / poor counts of the same keys.
-_ROLLUP_KEY_COLUMNS = (
+# Rollups: one row per (site, metric, level, grain, period, dimension values) with the
+# exact count, the good / needs-improvement / poor counts and a histogram of
+# log-spaced buckets ({"bucket": count}). ``level`` is the bit mask of the dimensions
+# the row keeps (collector/query/levels.py); the others hold ALL. ``grain`` is the
+# period length and ``period`` its start, both in seconds since the epoch.
+ROLLUP_KEY: tuple[str, ...] = (
     "site_id",
     "metric",
     "level",
@@ -128,44 +127,27 @@ _ROLLUP_KEY_COLUMNS = (
     "navigation_type",
     "country",
 )
-ROLLUP_KEY: tuple[str, ...] = (*_ROLLUP_KEY_COLUMNS, "bucket")
-ROLLUP_COUNTS_KEY: tuple[str, ...] = _ROLLUP_KEY_COLUMNS
-
-
-def _rollup_key_columns() -> list[Column[object]]:
-    return [
-        Column("site_id", Integer, nullable=False),
-        Column("metric", String(8), nullable=False),
-        Column("level", SmallInteger, nullable=False),
-        Column("grain", Integer, nullable=False),
-        Column("period", BigInteger, nullable=False),
-        Column("route", String(512), nullable=False),
-        Column("device", String(16), nullable=False),
-        Column("browser", String(64), nullable=False),
-        Column("connection", String(16), nullable=False),
-        Column("navigation_type", String(32), nullable=False),
-        Column("country", String(2), nullable=False),
-    ]
-
 
 rollups = Table(
     "rollups",
     metadata,
-    *_rollup_key_columns(),
-    Column("bucket", Integer, nullable=False),
-    Column("count", BigInteger, nullable=False),
-    PrimaryKeyConstraint(*ROLLUP_KEY),
-)
-
-rollup_counts = Table(
-    "rollup_counts",
-    metadata,
-    *_rollup_key_columns(),
+    Column("site_id", Integer, nullable=False),
+    Column("metric", String(8), nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("grain", Integer, nullable=False),
+    Column("period", BigInteger, nullable=False),
+    Column("route", String(512), nullable=False),
+    Column("device", String(16), nullable=False),
+    Column("browser", String(64), nullable=False),
+    Column("connection", String(16), nullable=False),
+    Column("navigation_type", String(32), nullable=False),
+    Column("country", String(2), nullable=False),
     Column("count", BigInteger, nullable=False),
     Column("good", BigInteger, nullable=False),
     Column("needs_improvement", BigInteger, nullable=False),
     Column("poor", BigInteger, nullable=False),
-    PrimaryKeyConstraint(*ROLLUP_COUNTS_KEY),
+    Column("histogram", JsonDocument, nullable=False),
+    PrimaryKeyConstraint(*ROLLUP_KEY),
 )
 
 # One row: raw events with ``ts`` before ``rolled_before`` are in the rollups. Events

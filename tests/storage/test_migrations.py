@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from collector.storage.db import create_engine
 from collector.storage.migrate import current_revision, downgrade, head_revision, upgrade
 
-PERFBEACON_TABLES = {"sites", "events", "rollups", "rollup_counts", "rollup_watermark"}
+PERFBEACON_TABLES = {"sites", "events", "rollups", "rollup_watermark"}
 
 
 async def table_names(engine: AsyncEngine) -> set[str]:

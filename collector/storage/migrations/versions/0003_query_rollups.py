@@ -1,8 +1,9 @@
-"""Rollups for the query engine: bucket counts per level and grain, exact counts, a watermark.
+"""Rollups for the query engine: a histogram and exact counts per level, grain and period.
 
 Replaces the unused ``rollups`` table of 0001 with rows keyed by (site, metric,
-level, grain, period, dimensions, bucket), adds ``rollup_counts`` (exact totals and
-rating counts per key) and ``rollup_watermark`` (how far raw events are rolled up).
+level, grain, period, dimensions) holding exact counts and a bucket histogram, adds
+``rollup_watermark`` (how far raw events are rolled up) and, on PostgreSQL, the
+function that merges two histograms when a row is updated.
 
 Revision ID: 0003
 Revises: 0001
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
 down_revision = "0001"
@@ -22,6 +24,22 @@ branch_labels = None
 depends_on = None
 
 Timestamp = sa.DateTime(timezone=True)
+JsonDocument = sa.JSON().with_variant(JSONB(), "postgresql")
+# Adds two {"bucket": count} histograms, dropping buckets whose counts cancel out.
+MERGE_FUNCTION = """
+CREATE FUNCTION perfbeacon_merge_histograms(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+    FROM (
+        SELECT k, sum(v::bigint) AS n
+        FROM (
+            SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)
+        ) AS u(k, v)
+        GROUP BY k
+        HAVING sum(v::bigint) <> 0
+    ) AS s
+$$
+"""
 KEY = (
     "site_id",
     "metric",
@@ -73,18 +91,12 @@ def upgrade() -> None:
     op.create_table(
         "rollups",
         *_key_columns(),
-        sa.Column("bucket", sa.Integer, nullable=False),
-        sa.Column("count", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint(*KEY, "bucket", name="pk_rollups"),
-    )
-    op.create_table(
-        "rollup_counts",
-        *_key_columns(),
         sa.Column("count", sa.BigInteger, nullable=False),
         sa.Column("good", sa.BigInteger, nullable=False),
         sa.Column("needs_improvement", sa.BigInteger, nullable=False),
         sa.Column("poor", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint(*KEY, name="pk_rollup_counts"),
+        sa.Column("histogram", JsonDocument, nullable=False),
+        sa.PrimaryKeyConstraint(*KEY, name="pk_rollups"),
     )
     watermark = op.create_table(
         "rollup_watermark",
@@ -94,6 +106,7 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
+        op.execute(MERGE_FUNCTION)
         # Events stored before this revision are rolled up by the roller from the oldest on.
         op.execute(
             "INSERT INTO rollup_watermark (id, rolled_before) "
@@ -106,8 +119,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rollup_watermark")
-    op.drop_table("rollup_counts")
     op.drop_table("rollups")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION perfbeacon_merge_histograms(jsonb, jsonb)")
     op.create_table(
         "rollups",
         sa.Column("site_id", sa.Integer, nullable=False),
@@ -133,7 +147,4 @@ def _distribute_with_citus() -> None:
     if has_citus.scalar() is None:
         return
     op.execute("SELECT create_distributed_table('rollups', 'site_id', colocate_with => 'events')")
-    op.execute(
-        "SELECT create_distributed_table('rollup_counts', 'site_id', colocate_with => 'events')"
-    )
     op.execute("SELECT create_reference_table('rollup_watermark')")

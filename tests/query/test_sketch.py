@@ -1,0 +1,144 @@
+"""The bucket mapping keeps every value within 1 %, and percentiles of merged buckets too."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from collector.query.sketch import (
+    CLS_MAPPING,
+    GAMMA,
+    RELATIVE_ACCURACY,
+    TIME_MAPPING,
+    ZERO_BUCKET,
+    BucketMapping,
+    nearest_rank,
+    percentiles_of_histogram,
+    sql_bucket_expression,
+)
+from collector.storage.db import create_engine
+from tests.databases import postgres_schema
+
+times = st.floats(min_value=TIME_MAPPING.floor, max_value=1e9, allow_nan=False)
+shifts = st.floats(min_value=CLS_MAPPING.floor, max_value=1e3, allow_nan=False)
+
+
+def relative_error(estimate: float, exact: float) -> float:
+    return abs(estimate - exact) / exact
+
+
+@given(times)
+def test_a_time_comes_back_within_one_percent(value: float) -> None:
+    estimate = TIME_MAPPING.value_of(TIME_MAPPING.bucket_of(value))
+    assert relative_error(estimate, value) <= 0.01
+
+
+@given(shifts)
+def test_a_layout_shift_comes_back_within_one_percent(value: float) -> None:
+    estimate = CLS_MAPPING.value_of(CLS_MAPPING.bucket_of(value))
+    assert relative_error(estimate, value) <= 0.01
+
+
+def bucket_edges(mapping: BucketMapping, buckets: range) -> list[float]:
+    """Values on and just past bucket boundaries, where the error is largest."""
+    edges = []
+    for bucket in buckets:
+        upper = GAMMA ** (bucket - mapping.offset)
+        edges += [upper, math.nextafter(upper, math.inf), math.nextafter(upper, 0)]
+    return [edge for edge in edges if edge > mapping.floor]
+
+
+def test_the_worst_case_at_bucket_edges_stays_within_the_bound() -> None:
+    for mapping in (TIME_MAPPING, CLS_MAPPING):
+        worst = max(
+            relative_error(mapping.value_of(mapping.bucket_of(edge)), edge)
+            for edge in bucket_edges(mapping, range(2, 2500))
+        )
+        assert RELATIVE_ACCURACY * 0.999 < worst <= 0.01
+
+
+@given(st.floats(min_value=0, max_value=1e9), st.floats(min_value=0, max_value=1e9))
+def test_buckets_are_ordered_like_values(a: float, b: float) -> None:
+    low, high = sorted((a, b))
+    for mapping in (TIME_MAPPING, CLS_MAPPING):
+        assert mapping.bucket_of(low) <= mapping.bucket_of(high)
+
+
+def test_zero_is_exact_and_apart() -> None:
+    for mapping in (TIME_MAPPING, CLS_MAPPING):
+        assert mapping.bucket_of(0.0) == ZERO_BUCKET
+        assert mapping.value_of(ZERO_BUCKET) == 0.0
+        assert mapping.bucket_of(mapping.floor / 10) == 1
+        assert mapping.bucket_of(1e-3 if mapping is CLS_MAPPING else 1.0) > 1
+
+
+def test_cls_has_finer_floor_than_times() -> None:
+    assert CLS_MAPPING.floor < TIME_MAPPING.floor
+    # 0.001 CLS is a real, small shift: it must not fall into the floor bucket.
+    assert CLS_MAPPING.bucket_of(0.001) != CLS_MAPPING.bucket_of(0.002)
+
+
+def test_nearest_rank() -> None:
+    assert nearest_rank(0.75, 4) == 3
+    assert nearest_rank(0.75, 1) == 1
+    assert nearest_rank(0.5, 10) == 5
+    assert nearest_rank(0.99, 100) == 99
+    assert nearest_rank(0.001, 10) == 1
+
+
+@given(
+    st.lists(st.one_of(st.just(0.0), times), min_size=1, max_size=300),
+    st.floats(min_value=0.001, max_value=0.999),
+)
+def test_histogram_percentile_is_within_one_percent_of_the_exact_one(
+    values: list[float], fraction: float
+) -> None:
+    counts: dict[int, int] = {}
+    for value in values:
+        bucket = TIME_MAPPING.bucket_of(value)
+        counts[bucket] = counts.get(bucket, 0) + 1
+    estimate = percentiles_of_histogram(counts, [fraction], TIME_MAPPING)[fraction]
+    exact = sorted(values)[nearest_rank(fraction, len(values)) - 1]
+    assert estimate is not None
+    if exact == 0:
+        assert estimate == 0
+    else:
+        assert relative_error(estimate, exact) <= 0.01
+
+
+def test_an_empty_histogram_has_no_percentiles() -> None:
+    assert percentiles_of_histogram({}, [0.5, 0.75], TIME_MAPPING) == {0.5: None, 0.75: None}
+    assert percentiles_of_histogram({7: 0}, [0.5], TIME_MAPPING) == {0.5: None}
+
+
+def test_mapping_offsets_put_the_floor_on_bucket_one() -> None:
+    for floor in (1e-3, 1e-6, 0.5):
+        mapping = BucketMapping(floor=floor)
+        assert mapping.bucket_of(floor) == 1
+        assert mapping.bucket_of(floor * 1.05) >= 2
+        assert math.isclose(mapping.value_of(1), floor, rel_tol=0.02)
+
+
+async def test_postgres_computes_the_same_buckets_as_python() -> None:
+    values = [0.0, 1e-7, 1e-6, 1e-3, 0.0011, 0.05, 0.1, 0.25, 1.0, 2500.0, 4000.0, 123456.789]
+    values += bucket_edges(TIME_MAPPING, range(2, 1500)) + bucket_edges(CLS_MAPPING, range(2, 1200))
+    async with postgres_schema() as url:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                for metric, mapping in (("LCP", TIME_MAPPING), ("CLS", CLS_MAPPING)):
+                    expression = sql_bucket_expression("v", "m")
+                    rows = await conn.execute(
+                        text(
+                            f"SELECT v, {expression} FROM unnest(CAST(:vs AS float8[])) AS v, "
+                            "(SELECT CAST(:m AS text) AS m) AS metric"
+                        ),
+                        {"vs": values, "m": metric},
+                    )
+                    for value, bucket in rows:
+                        assert bucket == mapping.bucket_of(value), (metric, value)
+        finally:
+            await engine.dispose()
