@@ -42,7 +42,7 @@ from collector.storage.db import create_engine  # noqa: E402
 from collector.storage.migrate import upgrade  # noqa: E402
 from collector.storage.partitions import ensure_partitions  # noqa: E402
 from collector.storage.records import EVENT_COLUMNS  # noqa: E402
-from tests.processes import free_port, perfbeacon_env, serving  # noqa: E402
+from tests.processes import perfbeacon_env, serving  # noqa: E402
 
 SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DAYS = 30
@@ -195,18 +195,17 @@ async def load(database: str, *, rows: int, end: datetime) -> dict[str, str]:
     await catch_up(engine, until=end + timedelta(seconds=1))
     roll_seconds = time.monotonic() - started
     await raw.execute("VACUUM ANALYZE rollups")
-    await raw.execute("VACUUM ANALYZE rollup_counts")
     sizes = await raw.fetchrow(
         "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM rollups) AS "
-        "rollups, (SELECT count(*) FROM rollup_counts) AS counts"
+        "rollups, pg_size_pretty(pg_total_relation_size('rollups')) AS size"
     )
     await raw.close()
     await engine.dispose()
     print(
         f"loaded {sizes['events']:,} events in {copy_seconds:.1f} s "
         f"({sizes['events'] / copy_seconds:,.0f} rows/s); rolled up in {roll_seconds:.1f} s "
-        f"({sizes['events'] / roll_seconds:,.0f} rows/s) into {sizes['rollups']:,} bucket rows "
-        f"and {sizes['counts']:,} count rows"
+        f"({sizes['events'] / roll_seconds:,.0f} rows/s) into {sizes['rollups']:,} rollup rows "
+        f"({sizes['size']})"
     )
     return {"key": site.key, "token": site.read_token, "end": end.isoformat()}
 
@@ -301,29 +300,29 @@ def cases(end: datetime) -> list[Case]:
         Case(
             "summary LCP, 7 days",
             f"summary?metric=LCP&from={iso(week)}&to={iso(end)}",
-            summary_sql.format(extra="AND metric = 'LCP'"),
+            summary_sql.replace("{extra}", "AND metric = 'LCP'"),
             (week, end),
             _summary_pairs,
         ),
         Case(
             "summary 5 metrics, 30 days",
             f"summary?from={iso(month)}&to={iso(end)}",
-            summary_sql.format(extra=""),
+            summary_sql.replace("{extra}", ""),
             (month, end),
             _summary_pairs,
         ),
         Case(
             "summary LCP mobile, 30 days",
             f"summary?metric=LCP&device=mobile&from={iso(month)}&to={iso(end)}",
-            summary_sql.format(extra="AND metric = 'LCP' AND device = 'mobile'"),
+            summary_sql.replace("{extra}", "AND metric = 'LCP' AND device = 'mobile'"),
             (month, end),
             _summary_pairs,
         ),
         Case(
             "summary LCP /product/:id × mobile, 30 days",
             f"summary?metric=LCP&page=/product/:id&device=mobile&from={iso(month)}&to={iso(end)}",
-            summary_sql.format(
-                extra="AND metric = 'LCP' AND route = '/product/:id' AND device = 'mobile'"
+            summary_sql.replace(
+                "{extra}", "AND metric = 'LCP' AND route = '/product/:id' AND device = 'mobile'"
             ),
             (month, end),
             _summary_pairs,
@@ -395,14 +394,13 @@ async def measure(database: str, meta: dict[str, str], *, api_runs: int, naive_r
     end = datetime.fromisoformat(meta["end"])
     headers = {"Authorization": f"Bearer {meta['token']}"}
     raw = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
-    port = free_port()
     env = perfbeacon_env(f"{SERVER}/{database}", PERFBEACON_LOG_LEVEL="warning")
     lines = [
         "| query | API median | naive median | speed-up | max error vs exact (disc) "
         "| max error vs percentile_cont |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    with serving("serve", "--port", str(port), env=env, cwd=ROOT) as (base_url, _):
+    with serving(env=env, cwd=ROOT) as (base_url, _):
         async with httpx.AsyncClient(base_url=f"{base_url}/api/v1/sites/{meta['key']}/") as client:
             for case in cases(end):
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     Select,
     Text,
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector.query.levels import PeriodRange, cover, grains_of
-from collector.query.rollups import WATERMARK_ID, Cell
+from collector.query.rollups import WATERMARK_ID, Cell, read_watermark
 from collector.query.sketch import (
     GOOD,
     NEEDS_IMPROVEMENT,
@@ -169,10 +170,16 @@ def _key_of(row: Any, selection: Selection) -> GroupKey:
     return (row.metric, group, slot)
 
 
-def _with_tail(conn: AsyncConnection, rolled: Select[Any], tail: Select[Any]) -> Select[Any]:
-    if conn.dialect.name != "postgresql":
-        return rolled
-    return union_all(rolled, tail)  # type: ignore[return-value]
+_decode_histogram = msgspec.json.Decoder(dict[int, int]).decode
+
+
+async def _has_tail(conn: AsyncConnection, window: Window) -> bool:
+    """Whether raw rows of ``window`` may lie past the watermark (not rolled up yet).
+
+    The watermark only moves forward: once it passed the window's end, every row of the
+    window is in the rollups, and a later snapshot sees them there.
+    """
+    return await read_watermark(conn, lock=False) < window.end
 
 
 _COUNT_COLUMNS = ("count", "good", "needs_improvement", "poor")
@@ -187,12 +194,16 @@ async def rollup_cells(
     same snapshot as the rollups, so every observation is counted exactly once.
     """
     counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
+    # Histograms come as JSON text: msgspec decodes them many times faster than json.
+    histogram = cast(rollups.c.histogram, Text).label("histogram")
     rolled = select(
         *_group_columns(rollups, selection, raw=False),
         *counts,
-        *([rollups.c.histogram.label("histogram")] if histograms else []),
+        *([histogram] if histograms else []),
     ).where(*_rollup_where(rollups, selection, level))
-    query = _with_tail(conn, rolled, _tail(selection, histograms=histograms))
+    query = rolled
+    if conn.dialect.name == "postgresql" and await _has_tail(conn, selection.window):
+        query = union_all(rolled, _tail(selection, histograms=histograms))  # type: ignore[assignment]
     cells: dict[GroupKey, Cell] = {}
     for row in await conn.execute(query):
         key = _key_of(row, selection)
@@ -205,8 +216,8 @@ async def rollup_cells(
         cell.poor += row.poor
         if histograms:
             merged = cell.histogram
-            for bucket, n in row.histogram.items():
-                merged[int(bucket)] = merged.get(int(bucket), 0) + n
+            for bucket, n in _decode_histogram(row.histogram).items():
+                merged[bucket] = merged.get(bucket, 0) + n
     return {key: cell for key, cell in cells.items() if cell.count > 0}
 
 
@@ -229,7 +240,9 @@ def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
         .subquery()
     )
     names = [column.name for column in groups]
-    histogram = func.jsonb_object_agg(cast(per_bucket.c.bucket, Text), per_bucket.c["count"])
+    histogram = cast(
+        func.jsonb_object_agg(cast(per_bucket.c.bucket, Text), per_bucket.c["count"]), Text
+    )
     return select(
         *(per_bucket.c[name] for name in names),
         *(func.sum(per_bucket.c[name]).label(name) for name in _COUNT_COLUMNS),

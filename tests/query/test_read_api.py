@@ -1,0 +1,230 @@
+"""The read API: tokens, answers, bad input and streamed exports, on both databases."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.sites.schemas import CreatedSite
+from tests.factories import event, make_site, store_events
+
+# Whole UTC days, so the windows below need no snapping.
+DAY = datetime(2026, 11, 16, tzinfo=UTC)
+FROM, TO = "2026-11-16T00:00:00Z", "2026-11-18T00:00:00Z"
+
+
+def reader(site: CreatedSite) -> dict[str, str]:
+    return {"Authorization": f"Bearer {site.read_token}"}
+
+
+@pytest.fixture
+async def shop(engine: AsyncEngine) -> CreatedSite:
+    """A site with a day and a half of LCP, CLS and INP reports on two routes."""
+    site = await make_site(engine, name="shop")
+    records = []
+    for i in range(60):
+        route = "/product/:id" if i % 3 else "/"
+        records.append(
+            event(
+                site_id=site.id,
+                ts=DAY + timedelta(minutes=37 * i),
+                metric="LCP",
+                value=1000.0 + 100 * i,
+                route=route,
+                device="mobile" if i % 2 else "desktop",
+                attribution={"target": "img.hero" if i % 3 else "h1"},
+            )
+        )
+        records.append(event(site_id=site.id, ts=DAY + timedelta(minutes=37 * i), metric="CLS",
+                             value=0.0 if i % 4 else 0.3, route=route))  # fmt: skip
+    await store_events(engine, records)
+    return site
+
+
+async def get(
+    client: httpx.AsyncClient, site: CreatedSite, path: str, **headers: str
+) -> httpx.Response:
+    return await client.get(f"/api/v1/sites/{site.key}/{path}", headers=headers or reader(site))
+
+
+async def test_summary_answers_counts_percentiles_and_shares(
+    client: httpx.AsyncClient, shop: CreatedSite
+) -> None:
+    response = await get(client, shop, f"summary?from={FROM}&to={TO}")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["site"], body["from"], body["to"]) == (shop.key, FROM, TO)
+    lcp = body["metrics"]["LCP"]
+    assert lcp["count"] == 60
+    assert lcp["p50"] == pytest.approx(3900.0, rel=0.01)  # nearest rank 30 of 1000..6900
+    assert lcp["p75"] == pytest.approx(5400.0, rel=0.01)
+    assert lcp["good"] == pytest.approx(16 / 60)
+    assert lcp["poor"] == pytest.approx(29 / 60)
+    assert body["metrics"]["CLS"]["count"] == 60
+    assert body["metrics"]["CLS"]["p50"] == 0.0
+    assert body["metrics"]["INP"] == {
+        "count": 0, "p50": None, "p75": None, "p90": None, "p95": None, "p99": None,
+        "good": None, "needs_improvement": None, "poor": None,
+    }  # fmt: skip
+
+
+async def test_filters_combine_and_exact_mode_agrees(
+    client: httpx.AsyncClient, shop: CreatedSite
+) -> None:
+    query = f"summary?metric=lcp&page=/product/:id&device=mobile&from={FROM}&to={TO}"
+    rolled = (await get(client, shop, query)).json()
+    exact = (await get(client, shop, query + "&exact=1")).json()
+    assert (rolled["source"], exact["source"]) == ("rollups", "raw")
+    assert list(rolled["metrics"]) == ["LCP"]
+    assert rolled["metrics"]["LCP"]["count"] == exact["metrics"]["LCP"]["count"] == 20
+    for name in ("p50", "p75", "p90", "p95", "p99"):
+        truth = exact["metrics"]["LCP"][name]
+        assert rolled["metrics"]["LCP"][name] == pytest.approx(truth, rel=0.01)
+
+
+async def test_an_empty_window_answers_count_zero_and_null_percentiles(
+    client: httpx.AsyncClient, shop: CreatedSite
+) -> None:
+    body = (await get(client, shop, "summary?metric=LCP&from=2020-01-01&to=2020-01-02")).json()
+    assert body["metrics"]["LCP"]["count"] == 0
+    assert body["metrics"]["LCP"]["p75"] is None
+
+
+async def test_timeseries_has_a_point_per_interval(
+    client: httpx.AsyncClient, shop: CreatedSite
+) -> None:
+    body = (
+        await get(
+            client, shop, f"timeseries?metric=LCP&interval=1d&percentile=90&from={FROM}&to={TO}"
+        )
+    ).json()
+    assert [point["start"] for point in body["points"]] == [FROM, "2026-11-17T00:00:00Z"]
+    assert [point["count"] for point in body["points"]] == [39, 21]
+    assert body["points"][0]["value"] == pytest.approx(4500.0, rel=0.01)
+    hourly = (await get(client, shop, f"timeseries?interval=1h&from={FROM}&to={TO}")).json()
+    assert len(hourly["points"]) == 48
+    assert sum(point["count"] for point in hourly["points"]) == 60
+    assert all(p["value"] is None for p in hourly["points"] if p["count"] == 0)
+
+
+async def test_breakdown_ranks_groups(client: httpx.AsyncClient, shop: CreatedSite) -> None:
+    by_count = (await get(client, shop, f"breakdown?metric=LCP&by=page&from={FROM}&to={TO}")).json()
+    assert [(r["value"], r["count"]) for r in by_count["rows"]] == [("/product/:id", 40), ("/", 20)]
+    query = f"breakdown?by=page&order=p75&limit=1&from={FROM}&to={TO}"
+    worst, exact = [(await get(client, shop, query + flag)).json() for flag in ("", "&exact=1")]
+    assert worst["groups"] == exact["groups"] == 2
+    # p75 of "/" is 5200 ms, of "/product/:id" 5400 ms.
+    assert [row["value"] for row in worst["rows"]] == ["/product/:id"]
+    assert worst["rows"][0]["p75"] == pytest.approx(exact["rows"][0]["p75"], rel=0.01)
+
+
+async def test_attribution_names_the_worst_elements(
+    client: httpx.AsyncClient, shop: CreatedSite
+) -> None:
+    body = (await get(client, shop, f"attribution?metric=LCP&from={FROM}&to={TO}")).json()
+    assert [(row["route"], row["target"], row["count"]) for row in body["rows"]] == [
+        ("/product/:id", "img.hero", 40),
+        ("/", "h1", 20),
+    ]
+    assert body["rows"][0]["p75"] >= body["rows"][1]["p75"]
+
+
+async def test_scores_rank_routes(client: httpx.AsyncClient, shop: CreatedSite) -> None:
+    body = (await get(client, shop, f"score?from={FROM}&to={TO}")).json()
+    assert 0 <= body["site_score"]["score"] <= 100
+    assert set(body["site_score"]["components"]) == {"LCP", "CLS"}
+    scores = [route["score"] for route in body["routes"]]
+    assert scores == sorted(scores)
+    assert {route["route"] for route in body["routes"]} == {"/", "/product/:id"}
+
+
+async def test_export_streams_csv_and_ndjson(client: httpx.AsyncClient, shop: CreatedSite) -> None:
+    response = await get(client, shop, f"export.csv?from={FROM}&to={TO}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 120
+    assert rows[0]["ts"] <= rows[-1]["ts"]
+    assert json.loads(next(r for r in rows if r["metric"] == "LCP")["attribution"])["target"]
+    lines = (await get(client, shop, f"export.ndjson?from={FROM}&to={TO}")).text.splitlines()
+    assert len(lines) == 120
+    assert {json.loads(line)["metric"] for line in lines} == {"LCP", "CLS"}
+
+
+async def test_a_read_token_is_required(client: httpx.AsyncClient, shop: CreatedSite) -> None:
+    response = await client.get(f"/api/v1/sites/{shop.key}/summary")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    wrong = await get(client, shop, "summary", Authorization="Bearer pbr_not-a-token")
+    assert wrong.status_code == 401
+
+
+async def test_another_sites_token_gets_404_never_data(
+    client: httpx.AsyncClient, engine: AsyncEngine, shop: CreatedSite
+) -> None:
+    other = await make_site(engine, name="other")
+    response = await get(client, shop, "summary", **reader(other))
+    assert response.status_code == 404
+    assert "metrics" not in response.text
+    assert (await get(client, other, "summary")).status_code == 200
+
+
+async def test_the_admin_token_reads_any_site(
+    client: httpx.AsyncClient, shop: CreatedSite, admin_headers: dict[str, str]
+) -> None:
+    response = await get(client, shop, f"summary?from={FROM}&to={TO}", **admin_headers)
+    assert response.json()["metrics"]["LCP"]["count"] == 60
+    missing = await client.get("/api/v1/sites/pk_nope/summary", headers=admin_headers)
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "allowed"),
+    [
+        ("summary?metric=LCX", "metric", "INP"),
+        ("timeseries?interval=7m", "interval", "15m"),
+        ("timeseries?percentile=0", "percentile", "0 < percentile < 100"),
+        ("timeseries?percentile=100", "percentile", "0 < percentile < 100"),
+        ("breakdown?by=os", "by", "navigation_type"),
+        ("breakdown?order=p42", "order", "p75"),
+        ("breakdown?limit=0", "limit", "1.."),
+        ("summary?from=yesterday", "from", "7d"),
+        ("summary?to=2026-13-45", "to", "ISO 8601"),
+        ("attribution?metric=TTFB", "metric", "LCP"),
+    ],
+)
+async def test_bad_input_gets_400_naming_the_allowed_values(
+    client: httpx.AsyncClient, shop: CreatedSite, path: str, field: str, allowed: str
+) -> None:
+    response = await get(client, shop, path)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"]["field"] == field
+    assert allowed in json.dumps(error["details"]) + error["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "summary?from=900d",
+        "summary?from=2026-11-10&to=2026-11-09",
+        "timeseries?interval=5m&from=30d",
+        "summary?exact=1&from=30d",
+        "attribution?from=30d",
+        "breakdown?by=browser&page=/&from=30d",
+        "timeseries?percentile=abc",
+    ],
+)
+async def test_impossible_windows_and_malformed_values_are_4xx(
+    client: httpx.AsyncClient, shop: CreatedSite, path: str
+) -> None:
+    response = await get(client, shop, path)
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]["message"]

@@ -1,0 +1,119 @@
+"""The roller (SQL) and the writer's accumulator (Python) build the same rollups."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.query.roller import roll_up
+from collector.query.rollups import RollupAccumulator, cells_of, read_watermark
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
+from collector.storage.tables import ROLLUP_KEY, rollups
+from tests.databases import postgres_schema
+from tests.factories import event, roll_up_to, set_watermark, store_events
+from tests.query.conftest import T0
+
+
+def random_events(site_id: int, count: int) -> list:  # type: ignore[type-arg]
+    rng = random.Random(5)
+    return [
+        event(
+            site_id=site_id,
+            ts=T0 + timedelta(seconds=rng.randrange(3 * 86400)),
+            metric=rng.choice(["LCP", "CLS", "INP", "TTFB"]),
+            value=rng.choice([0.0, rng.lognormvariate(4, 3)]),
+            route=rng.choice(["/", "/a/:id"]),
+            device=rng.choice(["mobile", "desktop"]),
+            browser=rng.choice(["chrome", "firefox"]),
+            country=rng.choice([None, "de"]),
+        )
+        for _ in range(count)
+    ]
+
+
+async def stored_rollups(engine: AsyncEngine) -> dict[tuple[object, ...], tuple[object, ...]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(rollups))
+        return {
+            tuple(row[: len(ROLLUP_KEY)]): (
+                row.count,
+                row.good,
+                row.needs_improvement,
+                row.poor,
+                {int(bucket): n for bucket, n in row.histogram.items()},
+            )
+            for row in rows
+        }
+
+
+def expected_rollups(records: list) -> dict[tuple[object, ...], tuple[object, ...]]:  # type: ignore[type-arg]
+    return {
+        key: (cell.count, cell.good, cell.needs_improvement, cell.poor, cell.histogram)
+        for key, cell in cells_of((1, record) for record in records).items()
+    }
+
+
+async def test_sql_roller_and_python_accumulator_agree() -> None:
+    async with postgres_schema() as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+            await set_watermark(engine, T0 - timedelta(days=1))
+            records = random_events(1, 1500)
+            await store_events(engine, records)
+            assert await stored_rollups(engine) == {}  # all left for the roller
+            await roll_up_to(engine, T0 + timedelta(days=1, hours=7))
+            # The rest arrives late, behind the watermark: the writer rolls it up itself.
+            late = random_events(1, 500)
+            await store_events(engine, late)
+            await roll_up_to(engine, T0 + timedelta(days=4))
+            assert await stored_rollups(engine) == expected_rollups(records + late)
+        finally:
+            await engine.dispose()
+
+
+async def test_a_pass_moves_the_watermark_and_a_second_pass_does_nothing() -> None:
+    async with postgres_schema() as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+            await set_watermark(engine, T0)
+            await store_events(engine, random_events(2, 50))
+            until = T0 + timedelta(hours=3)
+            async with engine.begin() as conn:
+                first = await roll_up(conn, until=until)
+                assert (first.start, first.end) == (T0, until)
+                assert await read_watermark(conn, lock=False) == until
+            before = await stored_rollups(engine)
+            async with engine.begin() as conn:
+                second = await roll_up(conn, until=until)
+            assert second.start == second.end == until
+            assert await stored_rollups(engine) == before
+        finally:
+            await engine.dispose()
+
+
+async def test_events_behind_the_watermark_are_rolled_up_by_the_writer(
+    engine: AsyncEngine,
+) -> None:
+    # On SQLite the watermark is at the end of time; on PostgreSQL, freshly migrated, at
+    # the migration's time: either way these past events are the writer's to roll up.
+    records = random_events(3, 300)
+    await store_events(engine, records)
+    assert await stored_rollups(engine) == expected_rollups(records)
+
+
+async def test_flush_always_empties_the_accumulator(engine: AsyncEngine) -> None:
+    accumulator = RollupAccumulator()
+    accumulator.add(event(site_id=4, ts=T0))
+    assert len(accumulator) == 1
+    async with engine.begin() as conn:
+        result = await accumulator.flush(conn)
+    assert len(accumulator) == 0
+    assert result.applied == 1
+    async with engine.begin() as conn:
+        assert (await accumulator.flush(conn)).applied == 0
