@@ -201,9 +201,17 @@ async def rollup_cells(
         *counts,
         *([histogram] if histograms else []),
     ).where(*_rollup_where(rollups, selection, level))
-    query = rolled
+    query: Select[Any] = rolled
     if conn.dialect.name == "postgresql" and await _has_tail(conn, selection.window):
         query = union_all(rolled, _tail(selection, histograms=histograms))  # type: ignore[assignment]
+    if not histograms:
+        # Counts add up in SQL: one row per group comes back, however many periods.
+        both = query.subquery()
+        names = [column.name for column in _group_columns(rollups, selection, raw=False)]
+        query = select(
+            *(both.c[name] for name in names),
+            *(func.sum(both.c[name]).label(name) for name in _COUNT_COLUMNS),
+        ).group_by(*(both.c[name] for name in names))
     cells: dict[GroupKey, Cell] = {}
     for row in await conn.execute(query):
         key = _key_of(row, selection)

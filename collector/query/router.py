@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, RuntimeDep, SiteReader
 from collector.query import attribution, export, score, service
+from collector.query.levels import DAY
 from collector.query.params import (
     parse_dimension,
     parse_filters,
@@ -172,9 +173,14 @@ async def attribution_top(
 async def performance_score(
     site: SiteReader, conn: Conn, window: WindowDep, filters: Filters, limit: int = 10
 ) -> Scores:
-    """The site's performance score and its busiest routes' scores, worst first."""
+    """The site's performance score and its busiest routes' scores, worst first (whole days)."""
+    # Route rollups keep whole days only, and every route's p75s are needed.
     return await score.score(
-        conn=conn, site=site, window=window.resolve(), filters=filters, limit=parse_limit(limit)
+        conn=conn,
+        site=site,
+        window=window.resolve(snap=DAY),
+        filters=filters,
+        limit=parse_limit(limit),
     )
 
 

@@ -101,16 +101,21 @@ def nearest_rank(fraction: float, count: int) -> int:
 def percentiles_of_histogram(
     counts: Mapping[int, int], fractions: Iterable[float], mapping: BucketMapping
 ) -> dict[float, float | None]:
-    """Percentiles (nearest rank) of a merged histogram; None for each when it is empty."""
-    buckets = sorted((bucket, n) for bucket, n in counts.items() if n > 0)
-    total = sum(n for _, n in buckets)
+    """Percentiles (nearest rank) of a merged histogram; None for each when it is empty.
+
+    Empty or negative entries (a removal not matched by its addition) are skipped.
+    """
+    total = sum(n for n in counts.values() if n > 0)
     wanted = sorted(set(fractions))
     answers: dict[float, float | None] = dict.fromkeys(wanted)
-    if total == 0:
+    if total <= 0:
         return answers
     ranks = [(nearest_rank(fraction, total), fraction) for fraction in wanted]
     cumulative, position = 0, 0
-    for bucket, n in buckets:
+    for bucket in sorted(counts):
+        n = counts[bucket]
+        if n <= 0:
+            continue
         cumulative += n
         while position < len(ranks) and ranks[position][0] <= cumulative:
             answers[ranks[position][1]] = mapping.value_of(bucket)
