@@ -64,13 +64,6 @@ class Tally:
     needs_improvement: int = 0
     poor: int = 0
 
-    def add(self, *, count: int, good: int, needs_improvement: int, poor: int) -> None:
-        """Add counts to this tally."""
-        self.count += count
-        self.good += good
-        self.needs_improvement += needs_improvement
-        self.poor += poor
-
 
 @dataclass(frozen=True, slots=True)
 class Selection:
