@@ -6,7 +6,7 @@ level, grain, period, dimensions) holding exact counts and a bucket histogram, a
 function that merges two histograms when a row is updated.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
