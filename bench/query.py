@@ -21,9 +21,12 @@ import json
 import math
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +45,12 @@ from collector.storage.db import create_engine  # noqa: E402
 from collector.storage.migrate import upgrade  # noqa: E402
 from collector.storage.partitions import ensure_partitions  # noqa: E402
 from collector.storage.records import EVENT_COLUMNS  # noqa: E402
-from tests.processes import perfbeacon_env, serving  # noqa: E402
+from tests.processes import (  # noqa: E402
+    free_port,
+    perfbeacon_command,
+    perfbeacon_env,
+    wait_until_healthy,
+)
 
 SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DAYS = 30
@@ -389,6 +397,28 @@ def relative_error(answer: float, exact: float) -> float:
     return abs(answer - exact) / abs(exact)
 
 
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """``perfbeacon serve`` on a free port, its output in a file (a full pipe would stall it)."""
+    port = free_port()
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [*perfbeacon_command(), "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base_url, process, 60)
+            yield base_url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 async def measure(database: str, meta: dict[str, str], *, api_runs: int, naive_runs: int) -> str:
     """Time every case through HTTP and naively; return the markdown table."""
     end = datetime.fromisoformat(meta["end"])
@@ -400,7 +430,7 @@ async def measure(database: str, meta: dict[str, str], *, api_runs: int, naive_r
         "| max error vs percentile_cont |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    with serving(env=env, cwd=ROOT) as (base_url, _):
+    with serving(env) as base_url:
         async with httpx.AsyncClient(base_url=f"{base_url}/api/v1/sites/{meta['key']}/") as client:
             for case in cases(end):
 
