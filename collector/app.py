@@ -29,6 +29,7 @@ from collector.ingest.service import BeaconIngestor
 from collector.ingest.site_cache import SiteCache
 from collector.ingest.writer import EventWriter
 from collector.query.roller import roll_forever
+from collector.query.rollups import roll_up_batch
 from collector.query.router import router as query_router
 from collector.runtime import Runtime
 from collector.sites.router import router as sites_router
@@ -125,6 +126,8 @@ def _event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry)
         recent_capacity=settings.ingest_recent_ids,
         metrics=telemetry.metrics,
         tracing=telemetry.tracing,
+        # Rollups commit with the raw rows of each batch (or are left to the roller).
+        batch_hooks=(roll_up_batch,),
     )
 
 

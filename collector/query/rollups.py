@@ -20,12 +20,14 @@ watermark sits at the end of time, so every record is applied here, in the batch
     accumulator.add(record)                 # a first report
     accumulator.replace(earlier, record)    # a re-report: the raw row now holds ``record``
     await accumulator.flush(conn)           # inside the batch transaction, before commit
+
+``roll_up_batch`` does exactly that as the ingest writer's batch hook.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -212,3 +214,17 @@ _SQLITE_UPSERT_SQL = (
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNT_COLUMNS)
     + f", histogram = {_SQLITE_MERGE}"
 )
+
+
+async def roll_up_batch(
+    conn: AsyncConnection,
+    inserted: Sequence[EventRecord],
+    replaced: Sequence[tuple[EventRecord, EventRecord]],
+) -> None:
+    """The ingest writer's batch hook: keep rollups exact for one batch, before it commits."""
+    accumulator = RollupAccumulator()
+    for record in inserted:
+        accumulator.add(record)
+    for old, new in replaced:
+        accumulator.replace(old, new)
+    await accumulator.flush(conn)
