@@ -38,6 +38,7 @@ from collector.storage.maintenance import maintain_forever, try_maintain_once
 from collector.telemetry.middleware import TelemetryMiddleware
 from collector.telemetry.router import router as telemetry_router
 from collector.telemetry.service import Telemetry
+from dashboard.app import create_dashboard
 
 logger = structlog.get_logger(__name__)
 
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(lhci_router)
     app.include_router(telemetry_router)
     app.include_router(query_router)
+    app.mount("/dashboard", create_dashboard(state=app.state))
     _add_middleware(app, settings)
     # Outside GZip and CORS: the beacon hot path pays for neither.
     app.add_middleware(VitalsEndpoint)

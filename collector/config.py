@@ -14,6 +14,7 @@ ENV_PREFIX = "PERFBEACON_"
 # Secrets that appear in tutorials and templates; a service must not run with one.
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "admin", "password"})
 _MIN_ADMIN_TOKEN_LENGTH = 16
+_MIN_SESSION_SECRET_LENGTH = 32
 
 TraceSampler = Literal[
     "always_on",
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
     ingest_batch_max_metrics: int = Field(default=5_000, ge=1)
     ingest_recent_ids: int = Field(default=200_000, ge=0)
     site_cache_seconds: float = Field(default=30.0, ge=0)
+    session_secret: SecretStr | None = None
+    session_hours: int = Field(default=12, ge=1, le=24 * 90)
 
     @field_validator("country_header", mode="before")
     @classmethod
@@ -107,6 +110,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"must be a random secret of at least {_MIN_ADMIN_TOKEN_LENGTH} characters "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough_session_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < _MIN_SESSION_SECRET_LENGTH:
+            raise ValueError(
+                f"must be a random secret of at least {_MIN_SESSION_SECRET_LENGTH} characters"
             )
         return value
 

@@ -37,3 +37,11 @@ def token_matches(token: str, stored_hash: str) -> bool:
 def secret_equals(given: str, expected: str) -> bool:
     """Constant-time equality of two secrets given in clear."""
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def credential_fingerprint(secret_or_hash: str) -> str:
+    """A short digest naming a credential without revealing it.
+
+    Sessions carry it so that rotating a token ends the sessions opened with it.
+    """
+    return hashlib.sha256(b"perfbeacon-session:" + secret_or_hash.encode()).hexdigest()[:20]

@@ -117,3 +117,11 @@ async def get_site_for_reader(*, conn: AsyncConnection, key: str, read_token: st
     if token_known:
         raise NotFound(f"no site with key {key[:80]!r}")
     raise Unauthenticated("the token given is not a read token of any site")
+
+
+async def get_site_and_token_hash(*, conn: AsyncConnection, key: str) -> tuple[Site, str]:
+    """The site with public key ``key`` and the hash of its current read token, or NotFound."""
+    row = (await conn.execute(select(sites).where(sites.c.public_key == key))).first()
+    if row is None:
+        raise NotFound(f"no site with key {key[:80]!r}")
+    return _to_site(row), row.read_token_hash

@@ -270,3 +270,13 @@ budget_configs = Table(
     Column("config", JsonDocument, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# Secrets generated once per installation (e.g. the dashboard's cookie-signing key),
+# so that every collector process and every restart agree on them.
+instance_secrets = Table(
+    "instance_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)

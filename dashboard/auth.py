@@ -1,0 +1,77 @@
+"""Who may see what: tokens become principals, principals are checked on every request.
+
+A viewer's session names its site and a fingerprint of the site's read token; an
+admin's names a fingerprint of the admin token. Rotating either token therefore
+ends the sessions opened with the old one, without any server-side session store.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from collector.errors import NotFound, Unauthenticated
+from collector.security.tokens import credential_fingerprint, hash_token, secret_equals
+from collector.sites import service as sites_service
+from collector.sites.schemas import Site
+from dashboard.session import Principal, Role
+
+_MAX_TOKEN_LENGTH = 512
+
+
+async def log_in(*, conn: AsyncConnection, token: str, admin_token: SecretStr | None) -> Principal:
+    """The principal a token grants: admin for the admin token, viewer for a read token."""
+    token = token.strip()
+    if not token:
+        raise Unauthenticated("Enter a site read token or the admin token.")
+    if len(token) > _MAX_TOKEN_LENGTH:
+        raise Unauthenticated("That token is not valid: it is far longer than any token.")
+    if admin_token is not None and secret_equals(token, admin_token.get_secret_value()):
+        return Principal(
+            role=Role.ADMIN, site_key=None, fingerprint=credential_fingerprint(hash_token(token))
+        )
+    site = await sites_service.find_site_by_read_token(conn=conn, token=token)
+    if site is None:
+        raise Unauthenticated(
+            "That token is neither a site read token nor the admin token. "
+            "Check for a missing character, or create a site to get a new read token."
+        )
+    return Principal(
+        role=Role.VIEWER, site_key=site.key, fingerprint=credential_fingerprint(hash_token(token))
+    )
+
+
+async def still_valid(
+    *, conn: AsyncConnection, principal: Principal, admin_token: SecretStr | None
+) -> bool:
+    """Whether the token a session was opened with is still the current one."""
+    if principal.role is Role.ADMIN:
+        if admin_token is None:
+            return False
+        current = credential_fingerprint(hash_token(admin_token.get_secret_value()))
+        return secret_equals(current, principal.fingerprint)
+    if principal.site_key is None:
+        return False
+    try:
+        _site, token_hash = await sites_service.get_site_and_token_hash(
+            conn=conn, key=principal.site_key
+        )
+    except NotFound:
+        return False
+    return secret_equals(credential_fingerprint(token_hash), principal.fingerprint)
+
+
+async def visible_sites(*, conn: AsyncConnection, principal: Principal) -> list[Site]:
+    """The sites a principal may see: all of them for an admin, its own for a viewer."""
+    if principal.role is Role.ADMIN:
+        return await sites_service.list_sites(conn=conn)
+    if principal.site_key is None:
+        return []
+    return [await sites_service.get_site(conn=conn, key=principal.site_key)]
+
+
+async def site_for(*, conn: AsyncConnection, principal: Principal, key: str) -> Site:
+    """The site ``key`` if this principal may see it; NotFound otherwise (never a hint)."""
+    if not principal.may_see(key):
+        raise NotFound(f"no site with key {key[:80]!r}")
+    return await sites_service.get_site(conn=conn, key=key)

@@ -1,0 +1,84 @@
+"""Dependencies of the dashboard's views: the session, the principal, the site shown."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
+
+from collector.deps import Conn
+from collector.runtime import Runtime
+from collector.security.instance_secrets import get_or_create_secret
+from collector.sites.schemas import Site
+from dashboard import auth
+from dashboard.session import SESSION_COOKIE, Principal, SessionCodec
+
+SESSION_SECRET_NAME = "dashboard-session"  # noqa: S105 - the name of a secret, not one
+
+
+class LoginRequired(Exception):
+    """The view needs a logged-in session; the handler sends the browser to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+async def session_codec(connection: HTTPConnection) -> SessionCodec:
+    """The session codec, keyed by the configured secret or the installation's stored one."""
+    state = connection.app.state
+    codec: SessionCodec | None = getattr(state, "dashboard_session_codec", None)
+    if codec is None:
+        runtime: Runtime = state.runtime
+        configured = runtime.settings.session_secret
+        if configured is not None:
+            secret = configured.get_secret_value()
+        else:
+            async with runtime.engine.connect() as conn:
+                secret = await get_or_create_secret(conn=conn, name=SESSION_SECRET_NAME)
+        codec = SessionCodec(secret=secret, max_age_seconds=runtime.settings.session_hours * 3600)
+        state.dashboard_session_codec = codec
+    return codec
+
+
+Codec = Annotated[SessionCodec, Depends(session_codec)]
+
+
+async def principal_of(connection: HTTPConnection, codec: SessionCodec) -> Principal | None:
+    """The principal of a request's session cookie, if the cookie is genuine and current."""
+    principal = codec.decode(connection.cookies.get(SESSION_COOKIE))
+    if principal is None:
+        return None
+    runtime: Runtime = connection.app.state.runtime
+    async with runtime.engine.connect() as conn:
+        valid = await auth.still_valid(
+            conn=conn, principal=principal, admin_token=runtime.settings.admin_token
+        )
+    return principal if valid else None
+
+
+async def optional_principal(request: Request, codec: Codec) -> Principal | None:
+    """The logged-in principal, or None for a visitor."""
+    return await principal_of(request, codec)
+
+
+async def require_principal(request: Request, codec: Codec) -> Principal:
+    """The logged-in principal; a visitor is sent to the login page and then back here."""
+    principal = await principal_of(request, codec)
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+LoggedIn = Annotated[Principal, Depends(require_principal)]
+
+
+async def visible_site(key: str, principal: LoggedIn, conn: Conn) -> Site:
+    """The site named in the path, if the session may see it (a 404 page otherwise)."""
+    return await auth.site_for(conn=conn, principal=principal, key=key)
+
+
+ShownSite = Annotated[Site, Depends(visible_site)]

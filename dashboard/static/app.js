@@ -1,0 +1,40 @@
+// Small progressive enhancements; every page works without them.
+"use strict";
+(function () {
+  // Hover or focus a chart point or bar: show its sentence next to it.
+  document.querySelectorAll(".chart").forEach(function (chart) {
+    var tip = document.createElement("div");
+    tip.className = "tooltip";
+    tip.hidden = true;
+    tip.setAttribute("aria-hidden", "true");
+    chart.appendChild(tip);
+    var active = null;
+    function show(target) {
+      if (active) active.classList.remove("active");
+      active = target;
+      target.classList.add("active");
+      tip.textContent = target.getAttribute("data-tip");
+      var box = chart.getBoundingClientRect();
+      var mark = target.getBoundingClientRect();
+      tip.hidden = false;
+      var left = mark.left - box.left + mark.width / 2 - tip.offsetWidth / 2;
+      tip.style.left = Math.max(0, Math.min(left, box.width - tip.offsetWidth)) + "px";
+      tip.style.top = Math.max(0, mark.top - box.top - tip.offsetHeight - 8) + "px";
+    }
+    function hide() {
+      if (active) active.classList.remove("active");
+      active = null;
+      tip.hidden = true;
+    }
+    chart.querySelectorAll("[data-tip]").forEach(function (mark) {
+      mark.addEventListener("pointerenter", function () { show(mark); });
+      mark.addEventListener("focus", function () { show(mark); });
+      mark.addEventListener("blur", hide);
+    });
+    chart.addEventListener("pointerleave", hide);
+  });
+  // Filters apply as soon as one changes; the Apply button stays for keyboards and no-JS.
+  document.querySelectorAll("form.filters").forEach(function (form) {
+    form.addEventListener("change", function () { form.requestSubmit(); });
+  });
+})();

@@ -1,0 +1,1 @@
+"""The dashboard's view routes, one module per view."""
