@@ -39,6 +39,8 @@ from collector.telemetry.middleware import TelemetryMiddleware
 from collector.telemetry.router import router as telemetry_router
 from collector.telemetry.service import Telemetry
 from dashboard.app import create_dashboard
+from dashboard.live import LiveHub
+from dashboard.views.live import socket_router as live_socket_router
 
 logger = structlog.get_logger(__name__)
 
@@ -76,6 +78,8 @@ def create_app(
     app.include_router(lhci_router)
     app.include_router(telemetry_router)
     app.include_router(query_router)
+    app.state.live_hub = LiveHub()
+    app.include_router(live_socket_router)
     app.mount("/dashboard", create_dashboard(state=app.state))
     _add_middleware(app, settings)
     # Outside GZip and CORS: the beacon hot path pays for neither.

@@ -21,7 +21,7 @@ from dashboard.assets import IMMUTABLE, Assets
 from dashboard.deps import LoginRequired, optional_principal, session_codec
 from dashboard.headers import SecurityHeadersMiddleware
 from dashboard.rendering import PREFIX, DashboardKit, build_environment, render
-from dashboard.views import account
+from dashboard.views import account, budgets, field, live
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
@@ -45,6 +45,9 @@ def create_dashboard(*, state: State) -> FastAPI:
         )
 
     dashboard.include_router(account.router)
+    dashboard.include_router(field.router)
+    dashboard.include_router(budgets.router)
+    dashboard.include_router(live.router)
     dashboard.add_exception_handler(LoginRequired, _to_login)
     dashboard.add_exception_handler(NotFound, _not_found)
     dashboard.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,316 @@
+"""The figures the dashboard shows, computed exactly from a window of raw samples.
+
+One read per view fetches the window and the one before it; summaries, trends,
+route tables, histograms and attribution tables are all computed from those rows,
+so the numbers on one page always agree with each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from collector.storage import raw_reads
+from dashboard.charts import Bin, TrendPoint, equal_bins
+from dashboard.filters import Filters
+from dashboard.vitals import VITALS, Rating, Vital
+
+PERCENTILE = 75
+_STEPS = {"24h": timedelta(hours=1), "7d": timedelta(hours=3), "14d": timedelta(hours=6)}
+_DEFAULT_STEP = timedelta(hours=12)
+_TOP_ATTRIBUTIONS = 6
+
+
+def percentile(sorted_values: Sequence[float], pct: float = PERCENTILE) -> float | None:
+    """The nearest-rank percentile of already sorted values (None when there are none)."""
+    if not sorted_values:
+        return None
+    rank = max(math.ceil(pct / 100 * len(sorted_values)), 1)
+    return sorted_values[rank - 1]
+
+
+@dataclass(slots=True)
+class MetricSummary:
+    """One metric over the window: p75, rating shares, and the previous window's p75."""
+
+    vital: Vital
+    count: int
+    p75: float | None
+    good: float | None
+    needs_improvement: float | None
+    poor: float | None
+    previous_p75: float | None
+
+    @property
+    def rating(self) -> Rating | None:
+        """The rating of the p75, as Core Web Vitals assessments rate a page."""
+        return None if self.p75 is None else self.vital.rate(self.p75)
+
+    @property
+    def change(self) -> float | None:
+        """The relative change of p75 against the previous window (+0.1 is 10 % higher)."""
+        if self.p75 is None or not self.previous_p75:
+            return None
+        return self.p75 / self.previous_p75 - 1
+
+
+def summarize(vital: Vital, values: list[float], previous: list[float]) -> MetricSummary:
+    """The summary of one metric's current and previous window values."""
+    values.sort()
+    previous.sort()
+    count = len(values)
+    shares: list[float | None] = [None, None, None]
+    if count:
+        ratings = [vital.rate(v) for v in values]
+        shares = [ratings.count(r) / count for r in Rating]
+    return MetricSummary(
+        vital=vital,
+        count=count,
+        p75=percentile(values),
+        good=shares[0],
+        needs_improvement=shares[1],
+        poor=shares[2],
+        previous_p75=percentile(previous),
+    )
+
+
+@dataclass(slots=True)
+class RouteRow:
+    """One route of a site: its traffic and the p75 of each Core Web Vital."""
+
+    route: str
+    views: int
+    p75: dict[str, float | None]
+
+    def rating(self, metric: str) -> Rating | None:
+        """The rating of this route's p75 for ``metric``."""
+        value = self.p75.get(metric)
+        return None if value is None else VITALS[metric].rate(value)
+
+
+@dataclass(slots=True)
+class FieldView:
+    """Everything one view shows about a slice of a site's traffic over a window."""
+
+    start: datetime
+    end: datetime
+    summaries: dict[str, MetricSummary]
+    trends: dict[str, list[TrendPoint]]
+    routes: list[RouteRow]
+    values: dict[str, list[float]] = field(repr=False)
+
+    @property
+    def samples(self) -> int:
+        """How many samples of any metric the window holds."""
+        return sum(summary.count for summary in self.summaries.values())
+
+    @property
+    def passes_core_web_vitals(self) -> bool | None:
+        """The Core Web Vitals assessment: every core metric's p75 is good (None: no data)."""
+        ratings = [self.summaries[name].rating for name in ("LCP", "INP", "CLS")]
+        if all(rating is None for rating in ratings):
+            return None
+        return all(rating in (Rating.GOOD, None) for rating in ratings)
+
+    def histogram_bins(self, metric: str) -> list[Bin]:
+        """Equal-width bins from 0 to a little past the poor threshold (or the p95)."""
+        values = self.values.get(metric, [])
+        vital = VITALS[metric]
+        p95 = percentile(values, 95) or 0.0
+        top = max(vital.poor * 1.5, p95)
+        return equal_bins(values=values, top=top)
+
+
+def window_of(filters: Filters, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The window a view covers, ending at the next whole hour so trends align."""
+    now = now or datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return end - filters.span, end
+
+
+def dimensions_of(filters: Filters) -> dict[str, str]:
+    """The equality filters a view applies to raw samples."""
+    chosen = {
+        "route": filters.route,
+        "device": filters.device,
+        "browser": filters.browser,
+        "connection": filters.connection,
+        "navigation_type": filters.navigation_type,
+    }
+    return {name: value for name, value in chosen.items() if value is not None}
+
+
+async def field_view(
+    *, conn: AsyncConnection, site_id: int, filters: Filters, now: datetime | None = None
+) -> FieldView:
+    """The figures of a view: this window and the previous one, from one read."""
+    start, end = window_of(filters, now)
+    previous_start = start - filters.span
+    rows = await raw_reads.metric_samples(
+        conn,
+        site_id=site_id,
+        metrics=tuple(VITALS),
+        start=previous_start,
+        end=end,
+        dimensions=dimensions_of(filters),
+    )
+    step = _STEPS.get(filters.window, _DEFAULT_STEP)
+    current: dict[str, list[float]] = defaultdict(list)
+    previous: dict[str, list[float]] = defaultdict(list)
+    periods: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    by_route: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for metric, ts, value, route in rows:
+        if ts < start:
+            previous[metric].append(value)
+            continue
+        current[metric].append(value)
+        periods[metric][int((ts - start) / step)].append(value)
+        by_route[route][metric].append(value)
+    summaries = {
+        name: summarize(vital, current[name], previous[name]) for name, vital in VITALS.items()
+    }
+    slots = math.ceil(filters.span / step)
+    trends = {
+        name: [_trend_point(start + i * step, periods[name].get(i, [])) for i in range(slots)]
+        for name in VITALS
+    }
+    return FieldView(
+        start=start,
+        end=end,
+        summaries=summaries,
+        trends=trends,
+        routes=_route_rows(by_route),
+        values={name: sorted(values) for name, values in current.items()},
+    )
+
+
+def _trend_point(start: datetime, values: list[float]) -> TrendPoint:
+    values.sort()
+    return TrendPoint(start=start, value=percentile(values), count=len(values))
+
+
+def _route_rows(by_route: dict[str, dict[str, list[float]]]) -> list[RouteRow]:
+    rows = []
+    for route, metrics in by_route.items():
+        p75 = {}
+        for name in VITALS:
+            values = metrics.get(name, [])
+            values.sort()
+            p75[name] = percentile(values)
+        views = max((len(values) for values in metrics.values()), default=0)
+        rows.append(RouteRow(route=route, views=views, p75=p75))
+    rows.sort(key=lambda row: row.views, reverse=True)
+    return rows
+
+
+@dataclass(slots=True)
+class Culprit:
+    """An element or interaction that attribution names, with how often and how badly."""
+
+    name: str
+    detail: str
+    count: int
+    p75: float
+    parts: list[tuple[str, float]]
+
+
+async def attribution(
+    *, conn: AsyncConnection, site_id: int, filters: Filters, now: datetime | None = None
+) -> dict[str, list[Culprit]]:
+    """The worst LCP elements, INP interactions and CLS sources of a slice of traffic."""
+    start, end = window_of(filters, now)
+    found: dict[str, list[Culprit]] = {}
+    for metric, spec in _ATTRIBUTION_SPECS.items():
+        rows = await raw_reads.attributed_samples(
+            conn,
+            site_id=site_id,
+            metric=metric,
+            start=start,
+            end=end,
+            dimensions=dimensions_of(filters),
+        )
+        found[metric] = _culprits(rows, spec)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    key: str
+    detail: str | None
+    parts: tuple[tuple[str, str], ...]
+
+
+_ATTRIBUTION_SPECS = {
+    "LCP": _Spec(
+        key="target",
+        detail="url",
+        parts=(
+            ("timeToFirstByte", "TTFB"),
+            ("resourceLoadDelay", "load delay"),
+            ("resourceLoadDuration", "load time"),
+            ("elementRenderDelay", "render delay"),
+        ),
+    ),
+    "INP": _Spec(
+        key="interactionTarget",
+        detail="interactionType",
+        parts=(
+            ("inputDelay", "input delay"),
+            ("processingDuration", "processing"),
+            ("presentationDelay", "presentation"),
+        ),
+    ),
+    "CLS": _Spec(
+        key="largestShiftTarget",
+        detail="loadState",
+        parts=(("largestShiftValue", "largest shift"),),
+    ),
+}
+
+
+def _culprits(rows: Iterable[Sequence[Any]], spec: _Spec) -> list[Culprit]:
+    groups: dict[str, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+    for value, summary in rows:
+        if isinstance(summary, dict) and isinstance(summary.get(spec.key), str):
+            groups[summary[spec.key]].append((value, summary))
+    culprits = []
+    for name, samples in groups.items():
+        values = sorted(value for value, _ in samples)
+        details = [s.get(spec.detail) for _, s in samples if spec.detail] if spec.detail else []
+        common = max(set(map(str, filter(None, details))), key=details.count, default="")
+        parts = []
+        for key, label in spec.parts:
+            numbers = [s[key] for _, s in samples if isinstance(s.get(key), int | float)]
+            if numbers:
+                parts.append((label, float(median(numbers))))
+        culprits.append(
+            Culprit(
+                name=name,
+                detail=common,
+                count=len(samples),
+                p75=percentile(values) or 0.0,
+                parts=parts,
+            )
+        )
+    culprits.sort(key=lambda c: c.count * c.p75, reverse=True)
+    return culprits[:_TOP_ATTRIBUTIONS]
+
+
+async def filter_choices(
+    *, conn: AsyncConnection, site_id: int, filters: Filters, now: datetime | None = None
+) -> dict[str, list[str]]:
+    """Values seen recently for the filters whose values are open-ended (browser, connection)."""
+    start, end = window_of(filters, now)
+    choices = {}
+    for column in ("browser", "connection"):
+        choices[column] = await raw_reads.dimension_values(
+            conn, site_id=site_id, metric="TTFB", column=column, start=start, end=end, limit=12
+        )
+    return choices

@@ -1,0 +1,133 @@
+"""The live view (``/dashboard/sites/{key}/live``) and its WebSocket feed (``/ws/live``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from starlette.responses import Response
+
+from collector.deps import Conn, bearer_token
+from collector.errors import NotFound
+from collector.runtime import Runtime
+from collector.sites import service as sites_service
+from collector.sites.schemas import Site
+from collector.storage import raw_reads
+from dashboard.deps import LoggedIn, ShownSite, principal_of, session_codec
+from dashboard.live import LiveFull, LiveHub
+from dashboard.rendering import render
+from dashboard.views.field import beacon_endpoint
+from dashboard.vitals import VITALS
+
+router = APIRouter()
+socket_router = APIRouter()
+
+RECENT_SHOWN = 30
+SEND_TIMEOUT_SECONDS = 5.0
+# WebSocket close codes: policy violation (not allowed) and try again later.
+CLOSE_FORBIDDEN = 1008
+CLOSE_TRY_LATER = 1013
+
+
+@router.get("/sites/{key}/live", name="live")
+async def live_page(request: Request, site: ShownSite, principal: LoggedIn, conn: Conn) -> Response:
+    """Recent beacons as the page loads; new ones stream in over the WebSocket."""
+    recent = await raw_reads.recent_events(
+        conn,
+        site_id=site.id,
+        metrics=tuple(VITALS),
+        since=datetime.now(UTC) - timedelta(days=1),
+        limit=RECENT_SHOWN,
+    )
+    return await render(
+        request,
+        "live.html",
+        principal=principal,
+        site=site,
+        active="live",
+        recent=recent,
+        endpoint=beacon_endpoint(request),
+    )
+
+
+@socket_router.websocket("/ws/live")
+async def live_feed(websocket: WebSocket, site: str = "") -> None:
+    """Stream a site's committed beacons to a logged-in dashboard or a read-token holder."""
+    runtime: Runtime = websocket.app.state.runtime
+    hub: LiveHub = websocket.app.state.live_hub
+    watched = await _authorized_site(websocket, runtime, site)
+    if watched is None:
+        await websocket.close(code=CLOSE_FORBIDDEN)
+        return
+    try:
+        with hub.subscribe(site_id=watched.id) as subscription:
+            await websocket.accept()
+            await websocket.send_json({"type": "hello", "site": watched.key})
+            listener = asyncio.create_task(_until_disconnect(websocket))
+            try:
+                while not listener.done():
+                    message = await _next_or_disconnect(subscription.next_message(), listener)
+                    if message is None:
+                        break
+                    async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                        await websocket.send_text(message.decode())
+                if subscription.dropped.is_set():
+                    await websocket.close(code=CLOSE_TRY_LATER, reason="too slow; reconnect")
+            finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await listener
+    except LiveFull as exc:
+        await websocket.close(code=CLOSE_TRY_LATER, reason=exc.message[:120])
+    except (WebSocketDisconnect, TimeoutError, RuntimeError):
+        # The client went away or stalled mid-send; its subscription is already gone.
+        return
+
+
+async def _next_or_disconnect(
+    message: Coroutine[Any, Any, bytes | None], listener: asyncio.Task[None]
+) -> bytes | None:
+    getter = asyncio.ensure_future(message)
+    done, _pending = await asyncio.wait({getter, listener}, return_when=asyncio.FIRST_COMPLETED)
+    if getter not in done:
+        getter.cancel()
+        return None
+    result: bytes | None = getter.result()
+    return result
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _authorized_site(websocket: WebSocket, runtime: Runtime, key: str) -> Site | None:
+    """The site to stream if the caller may read it: a dashboard session or its read token."""
+    if not key or not _same_origin(websocket):
+        return None
+    async with runtime.engine.connect() as conn:
+        try:
+            site = await sites_service.get_site(conn=conn, key=key)
+        except NotFound:
+            return None
+        token = bearer_token(websocket)  # type: ignore[arg-type]
+        if token is not None:
+            holder = await sites_service.find_site_by_read_token(conn=conn, token=token)
+            return site if holder is not None and holder.id == site.id else None
+    principal = await principal_of(websocket, await session_codec(websocket))
+    return site if principal is not None and principal.may_see(site.key) else None
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Browsers send Origin on WebSocket handshakes; refuse pages of other origins."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    host = websocket.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
