@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets.cli import budget_cli
 from collector.config import InvalidSettings, Settings, load_settings
+from collector.demo.command import describe_demo, fill_demo_site
 from collector.errors import PerfbeaconError
 from collector.sites import service as sites_service
 from collector.storage.db import create_engine
@@ -100,10 +101,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    demo: Annotated[
+        bool, typer.Option(help="Also create a demo site with two weeks of realistic data.")
+    ] = False,
 ) -> None:
     """Migrate the database, then serve the collector, API and dashboard."""
     settings = settings_or_exit()
     run_migrated(settings, _nothing)
+    if demo:
+        site = fill_demo_site(settings)
+        print(describe_demo(site, host=host, port=port), flush=True)
     metrics_directory: AbstractContextManager[Path | None] = nullcontext()
     if workers > 1 or settings.prometheus_multiproc_dir is not None:
         metrics_directory = shared_metrics_directory(settings.prometheus_multiproc_dir)

@@ -20,7 +20,7 @@ _TimeScale = Callable[[datetime], float]
 
 WIDTH = 640
 HEIGHT = 220
-_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 96, 12, 30
+_LEFT, _RIGHT, _TOP, _BOTTOM = 58, 124, 12, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,11 @@ def nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
-def _ticks(top: float, count: int = 4) -> list[float]:
+def _ticks(top: float, count: int | None = None) -> list[float]:
+    """Evenly spaced round ticks from 0 to ``top`` (a value ``nice_ceiling`` returned)."""
+    if count is None:
+        leading = top / 10 ** math.floor(math.log10(top))
+        count = 5 if leading in (2.5, 5) else 4
     return [top * i / count for i in range(count + 1)]
 
 

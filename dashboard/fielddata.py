@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.storage import raw_reads
-from dashboard.charts import Bin, TrendPoint, equal_bins
+from dashboard.charts import Bin, TrendPoint, equal_bins, nice_ceiling
 from dashboard.filters import Filters
 from dashboard.vitals import VITALS, Rating, Vital
 
@@ -124,8 +124,7 @@ class FieldView:
         values = self.values.get(metric, [])
         vital = VITALS[metric]
         p95 = percentile(values, 95) or 0.0
-        top = max(vital.poor * 1.5, p95)
-        return equal_bins(values=values, top=top)
+        return equal_bins(values=values, top=nice_ceiling(max(vital.poor * 1.5, p95)))
 
 
 def window_of(filters: Filters, now: datetime | None = None) -> tuple[datetime, datetime]:

@@ -172,3 +172,38 @@ async def set_watermark(engine: AsyncEngine, at: datetime) -> None:
 async def roll_up_to(engine: AsyncEngine, until: datetime) -> None:
     """Let the roller (PostgreSQL) roll stored events up to ``until``."""
     await catch_up(engine, until=until, max_span=timedelta(days=3650))
+
+
+def sample(
+    site_id: int,
+    metric: str,
+    value: float,
+    *,
+    ts: datetime | None = None,
+    route: str = "/",
+    page_path: str | None = None,
+    device: str = "mobile",
+    browser: str = "chrome",
+    attribution: dict[str, Any] | None = None,
+    metric_id: str | None = None,
+) -> EventRecord:
+    """One report an hour ago, by metric and value, with a page path apart from its route."""
+    global _counter
+    _counter += 1
+    return EventRecord(
+        site_id=site_id,
+        ts=ts or datetime.now(UTC) - timedelta(hours=1),
+        metric=metric,
+        value=value,
+        delta=value,
+        rating=None,
+        metric_id=metric_id or f"v5-sample-{_counter}",
+        navigation_type="navigate",
+        page_path=page_path or route,
+        route=route,
+        device=device,
+        browser=browser,
+        os="android",
+        connection="4g",
+        attribution=attribution,
+    )

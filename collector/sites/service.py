@@ -6,7 +6,7 @@ import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, insert, or_, select
+from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -125,3 +125,16 @@ async def get_site_and_token_hash(*, conn: AsyncConnection, key: str) -> tuple[S
     if row is None:
         raise NotFound(f"no site with key {key[:80]!r}")
     return _to_site(row), row.read_token_hash
+
+
+async def issue_new_read_token(*, conn: AsyncConnection, key: str) -> str:
+    """Replace the read token of site ``key`` (the old one stops working) and commit."""
+    token = new_read_token()
+    result = await conn.execute(
+        update(sites).where(sites.c.public_key == key).values(read_token_hash=hash_token(token))
+    )
+    if result.rowcount == 0:
+        await conn.rollback()
+        raise NotFound(f"no site with key {key[:80]!r}")
+    await conn.commit()
+    return token

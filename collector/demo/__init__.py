@@ -1,0 +1,1 @@
+"""A demo site with two weeks of realistic Web Vitals, for ``perfbeacon serve --demo``."""
