@@ -116,18 +116,23 @@ def parse_filters(params: Mapping[str, str]) -> ParsedFilters:
     """Read the filters of a view from its query parameters, ignoring bad values."""
     notices: list[str] = []
 
-    def pick(name: str, valid: bool, allowed: str) -> str | None:
+    def pick(name: str, valid: bool, allowed: str, fallback: str = "all") -> str | None:
         value = params.get(name)
         if value is None or value == "":
             return None
         if valid:
             return value
         shown = value if len(value) <= _MAX_SHOWN_VALUE else value[:_MAX_SHOWN_VALUE] + "…"
-        notices.append(f"Ignored {name} “{shown}”: {allowed}. Showing all instead.")
+        notices.append(f"Ignored {name} “{shown}”: {allowed}. Showing {fallback} instead.")
         return None
 
     window_value = params.get("window", "")
-    window = pick("window", window_value in WINDOWS, "use " + ", ".join(WINDOWS))
+    window = pick(
+        "window",
+        window_value in WINDOWS,
+        "use " + ", ".join(WINDOWS),
+        WINDOW_LABELS[DEFAULT_WINDOW].lower(),
+    )
     route_value = params.get("route", "")
     device_value = params.get("device", "")
     nav_value = params.get("nav", "")
@@ -151,6 +156,4 @@ def parse_filters(params: Mapping[str, str]) -> ParsedFilters:
             "nav", nav_value in NAVIGATION_TYPES, "use " + ", ".join(NAVIGATION_TYPES)
         ),
     )
-    if window_value and window is None:
-        notices[-1] = notices[-1].replace("Showing all instead", f"Showing {filters.window_label}")
     return ParsedFilters(filters=filters, notices=notices)

@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from collector.config import Settings
 from collector.demo.service import DemoSite, demo_start, load_demo, prepare_demo_site
 from collector.storage.db import create_engine
+from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
 from collector.storage.tables import events
 
@@ -28,6 +29,10 @@ def fill_demo_site(settings: Settings) -> DemoSite:
                 site = await prepare_demo_site(conn=conn)
                 now = datetime.now(UTC)
                 start = await demo_start(conn=conn, site_id=site.id, now=now)
+                await ensure_partitions(
+                    conn, first_day=start.date(), days=(now.date() - start.date()).days + 2
+                )
+                await conn.commit()
 
                 async def write(records: Sequence[EventRecord]) -> None:
                     await conn.execute(
