@@ -38,7 +38,7 @@ class LiveFull(Unavailable):
     code = "live_full"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Subscription:
     """One client's view of the feed: a bounded queue of encoded messages."""
 

@@ -1,0 +1,148 @@
+"""The live feed: bounded fan-out, slow clients dropped, publishing never blocks, access checked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
+
+from dashboard.live import MAX_BEACONS_PER_MESSAGE, QUEUE_SIZE, LiveFull, LiveHub
+from tests.dashboard.conftest import log_in
+from tests.factories import event, make_site
+from tests.processes import free_port
+
+
+async def test_a_client_receives_its_sites_beacons_only() -> None:
+    hub = LiveHub()
+    with hub.subscribe(site_id=1) as mine, hub.subscribe(site_id=2) as other:
+        hub.publish([event(1, "LCP", 1234.5, page_path="/a"), event(3, "LCP", 1.0)])
+
+        message = json.loads(await asyncio.wait_for(mine.next_message(), 1) or b"")
+        assert [b["page"] for b in message["beacons"]] == ["/a"]
+        assert message["beacons"][0]["value"] == 1234.5
+        assert other.queue.empty()
+    assert hub.clients == 0
+
+
+async def test_a_slow_client_is_dropped_and_publishing_never_blocks() -> None:
+    hub = LiveHub()
+    with hub.subscribe(site_id=1) as slow, hub.subscribe(site_id=1) as quick:
+        for i in range(QUEUE_SIZE + 5):
+            hub.publish([event(1, "TTFB", float(i))])
+            await quick.queue.get()
+
+        assert slow.dropped.is_set()
+        assert await slow.next_message() is None
+        assert not quick.dropped.is_set()
+        assert hub.dropped_total == 1
+
+
+async def test_big_batches_are_cut_to_the_newest_beacons() -> None:
+    hub = LiveHub()
+    with hub.subscribe(site_id=1) as client:
+        hub.publish([event(1, "CLS", i / 1000) for i in range(MAX_BEACONS_PER_MESSAGE + 30)])
+
+        message = json.loads(await client.next_message() or b"")
+    assert len(message["beacons"]) == MAX_BEACONS_PER_MESSAGE
+    assert message["omitted"] == 30
+
+
+def test_the_number_of_clients_is_bounded() -> None:
+    counts: list[int] = []
+    hub = LiveHub(max_clients=3, max_clients_per_site=2, on_clients_changed=counts.append)
+    with hub.subscribe(site_id=1), hub.subscribe(site_id=1):
+        with pytest.raises(LiveFull):
+            hub.subscribe(site_id=1).__enter__()
+        with hub.subscribe(site_id=2), pytest.raises(LiveFull):
+            hub.subscribe(site_id=3).__enter__()
+    assert counts == [1, 2, 3, 2, 1, 0]
+
+
+@pytest.fixture
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on a loopback port, in this event loop."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn only offers this flag
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _session_cookie(host: str, token: str) -> str:
+    async with httpx.AsyncClient(base_url=f"http://{host}") as client:
+        await log_in(client, token)
+        return f"perfbeacon_session={client.cookies['perfbeacon_session']}"
+
+
+async def test_a_logged_in_dashboard_gets_live_beacons(
+    served: str, app: FastAPI, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    cookie = await _session_cookie(served, site.read_token)
+    hub: LiveHub = app.state.live_hub
+
+    async with connect(
+        f"ws://{served}/ws/live?site={site.key}",
+        additional_headers={"Cookie": cookie},
+        origin=Origin(f"http://{served}"),
+    ) as socket:
+        assert json.loads(await socket.recv()) == {"type": "hello", "site": site.key}
+        hub.publish([event(site.id, "INP", 88.0, page_path="/live")])
+        message = json.loads(await asyncio.wait_for(socket.recv(), 5))
+
+    assert message["beacons"][0]["page"] == "/live"
+    assert message["beacons"][0]["metric"] == "INP"
+    await asyncio.sleep(0.1)
+    assert hub.clients == 0
+
+
+async def test_a_read_token_header_opens_the_feed_too(served: str, engine: AsyncEngine) -> None:
+    site = await make_site(engine)
+
+    async with connect(
+        f"ws://{served}/ws/live?site={site.key}",
+        additional_headers={"Authorization": f"Bearer {site.read_token}"},
+    ) as socket:
+        assert json.loads(await socket.recv())["type"] == "hello"
+
+
+@pytest.mark.parametrize(
+    "case", ["no credentials", "wrong token", "other site's token", "other origin", "unknown site"]
+)
+async def test_the_feed_refuses_who_may_not_read_the_site(
+    served: str, engine: AsyncEngine, case: str
+) -> None:
+    site = await make_site(engine)
+    other = await make_site(engine)
+    key, headers = site.key, {}
+    if case == "wrong token":
+        headers = {"Authorization": "Bearer pbr_wrong"}
+    elif case == "other site's token":
+        headers = {"Authorization": f"Bearer {other.read_token}"}
+    elif case == "other origin":
+        headers = {
+            "Cookie": await _session_cookie(served, site.read_token),
+            "Origin": "https://evil.example",
+        }
+    elif case == "unknown site":
+        key, headers = "pk_nope", {"Authorization": f"Bearer {site.read_token}"}
+
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"ws://{served}/ws/live?site={key}", additional_headers=headers):
+            pass
+    assert refused.value.response.status_code == 403
