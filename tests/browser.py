@@ -15,3 +15,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def chromium_missing() -> bool:
+    """Whether this machine lacks Debian's chromium or Playwright for Python."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return True
+    return shutil.which("chromium") is None
