@@ -105,6 +105,7 @@ class FieldView:
     trends: dict[str, list[TrendPoint]]
     routes: list[RouteRow]
     values: dict[str, list[float]] = field(repr=False)
+    movers: list[Mover] = field(default_factory=list)
 
     @property
     def samples(self) -> int:
@@ -165,9 +166,11 @@ async def field_view(
     previous: dict[str, list[float]] = defaultdict(list)
     periods: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     by_route: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    before_by_route: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for metric, ts, value, route in rows:
         if ts < start:
             previous[metric].append(value)
+            before_by_route[route][metric].append(value)
             continue
         current[metric].append(value)
         periods[metric][int((ts - start) / step)].append(value)
@@ -180,13 +183,15 @@ async def field_view(
         name: [_trend_point(start + i * step, periods[name].get(i, [])) for i in range(slots)]
         for name in VITALS
     }
+    routes = _route_rows(by_route)
     return FieldView(
         start=start,
         end=end,
         summaries=summaries,
         trends=trends,
-        routes=_route_rows(by_route),
+        routes=routes,
         values={name: sorted(values) for name, values in current.items()},
+        movers=_movers(routes, _route_rows(before_by_route)),
     )
 
 
@@ -207,6 +212,43 @@ def _route_rows(by_route: dict[str, dict[str, list[float]]]) -> list[RouteRow]:
         rows.append(RouteRow(route=route, views=views, p75=p75))
     rows.sort(key=lambda row: row.views, reverse=True)
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Mover:
+    """A route whose p75 of a Core Web Vital got clearly worse than in the previous window."""
+
+    route: str
+    metric: str
+    before: float
+    now: float
+    samples: int
+
+    @property
+    def change(self) -> float:
+        """The relative worsening (0.5 is 50 % worse)."""
+        return self.now / self.before - 1
+
+
+# A route needs this many samples in both windows, and p75 must move this much, to be
+# called out: fewer samples make p75 too noisy to flag.
+MOVER_MIN_SAMPLES = 30
+MOVER_MIN_CHANGE = 0.15
+
+
+def _movers(now: list[RouteRow], before: list[RouteRow], limit: int = 3) -> list[Mover]:
+    earlier = {row.route: row for row in before}
+    found = []
+    for row in now:
+        past = earlier.get(row.route)
+        if past is None or min(row.views, past.views) < MOVER_MIN_SAMPLES:
+            continue
+        for metric in ("LCP", "INP", "CLS"):
+            was, current = past.p75.get(metric), row.p75.get(metric)
+            if was and current and current / was - 1 >= MOVER_MIN_CHANGE:
+                found.append(Mover(row.route, metric, was, current, row.views))
+    found.sort(key=lambda mover: mover.change, reverse=True)
+    return found[:limit]
 
 
 @dataclass(slots=True)

@@ -203,3 +203,29 @@ async def test_live_view_lists_the_latest_beacons(
     assert "432 ms" in html
     assert f'data-site="{site.key}"' in html
     assert re.search(r'<script src="/dashboard/static/live\.[0-9a-f]+\.js" defer>', html)
+
+
+async def test_overview_calls_out_a_route_that_got_worse(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    now = datetime.now(UTC) - timedelta(hours=3)
+    before = now - timedelta(days=7)
+    await store_events(
+        engine,
+        [
+            *(event(site.id, "LCP", 2000, ts=before, route="/slow") for _ in range(40)),
+            *(event(site.id, "LCP", 3000, ts=now, route="/slow") for _ in range(40)),
+            *(event(site.id, "LCP", 1000, ts=before, route="/steady") for _ in range(40)),
+            *(event(site.id, "LCP", 1000, ts=now, route="/steady") for _ in range(40)),
+        ],
+    )
+    await log_in(client, site.read_token)
+
+    html = (await client.get(f"/dashboard/sites/{site.key}")).text
+
+    assert "What got worse" in html
+    assert "50% worse" in html
+    assert ">/slow</a>:" in html
+    assert "2.00 s → 3.00 s" in html
+    assert ">/steady</a>:" not in html
