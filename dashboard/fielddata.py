@@ -83,7 +83,7 @@ def summarize(vital: Vital, values: list[float], previous: list[float]) -> Metri
 
 @dataclass(slots=True)
 class RouteRow:
-    """One route of a site: its traffic and the p75 of each Core Web Vital."""
+    """One route (or device) of a site: its traffic and the p75 of each Web Vital."""
 
     route: str
     views: int
@@ -106,6 +106,7 @@ class FieldView:
     routes: list[RouteRow]
     values: dict[str, list[float]] = field(repr=False)
     movers: list[Mover] = field(default_factory=list)
+    devices: list[RouteRow] = field(default_factory=list)
 
     @property
     def samples(self) -> int:
@@ -167,7 +168,8 @@ async def field_view(
     periods: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     by_route: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     before_by_route: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for metric, ts, value, route in rows:
+    by_device: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for metric, ts, value, route, device in rows:
         if ts < start:
             previous[metric].append(value)
             before_by_route[route][metric].append(value)
@@ -175,6 +177,7 @@ async def field_view(
         current[metric].append(value)
         periods[metric][int((ts - start) / step)].append(value)
         by_route[route][metric].append(value)
+        by_device[device][metric].append(value)
     summaries = {
         name: summarize(vital, current[name], previous[name]) for name, vital in VITALS.items()
     }
@@ -192,6 +195,7 @@ async def field_view(
         routes=routes,
         values={name: sorted(values) for name, values in current.items()},
         movers=_movers(routes, _route_rows(before_by_route)),
+        devices=_route_rows(by_device),
     )
 
 

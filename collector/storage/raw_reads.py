@@ -52,9 +52,9 @@ async def metric_samples(
     start: datetime,
     end: datetime,
     dimensions: Mapping[str, str],
-) -> Sequence[Row[tuple[str, datetime, float, str]]]:
-    """``(metric, ts, value, route)`` of every sample of ``metrics`` in ``[start, end)``."""
-    query = select(events.c.metric, events.c.ts, events.c.value, events.c.route)
+) -> Sequence[Row[tuple[str, datetime, float, str, str]]]:
+    """``(metric, ts, value, route, device)`` of every sample of ``metrics`` in the window."""
+    query = select(events.c.metric, events.c.ts, events.c.value, events.c.route, events.c.device)
     filtered = _where(
         query, site_id=site_id, metrics=metrics, start=start, end=end, dimensions=dimensions
     )

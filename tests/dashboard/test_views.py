@@ -60,6 +60,8 @@ async def test_overview_shows_p75_ratings_and_the_change(
     assert "Core Web Vitals assessment: Failed" in html
     assert "Needs improvement" in html
     assert '<svg viewBox="0 0 640 220" role="img"' in html
+    desktop = html[html.index('<th scope="row">Desktop</th>') :]
+    assert desktop.index("900 ms") < desktop.index("</tr>")
 
 
 async def test_a_filter_in_the_url_changes_the_figures(
