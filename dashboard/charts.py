@@ -20,7 +20,7 @@ _TimeScale = Callable[[datetime], float]
 
 WIDTH = 640
 HEIGHT = 220
-_LEFT, _RIGHT, _TOP, _BOTTOM = 58, 124, 12, 30
+_LEFT, _RIGHT, _TOP, _BOTTOM = 58, 134, 12, 30
 
 
 @dataclass(frozen=True, slots=True)
