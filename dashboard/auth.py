@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.errors import NotFound, Unauthenticated
+from collector.errors import Forbidden, NotFound, Unauthenticated
 from collector.security.tokens import credential_fingerprint, hash_token, secret_equals
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
@@ -30,12 +30,13 @@ async def log_in(*, conn: AsyncConnection, token: str, admin_token: SecretStr | 
         return Principal(
             role=Role.ADMIN, site_key=None, fingerprint=credential_fingerprint(hash_token(token))
         )
-    site = await sites_service.find_site_by_read_token(conn=conn, token=token)
-    if site is None:
+    try:
+        site = await sites_service.find_site_by_read_token(conn=conn, token=token)
+    except Forbidden:
         raise Unauthenticated(
             "That token is neither a site read token nor the admin token. "
             "Check for a missing character, or create a site to get a new read token."
-        )
+        ) from None
     return Principal(
         role=Role.VIEWER, site_key=site.key, fingerprint=credential_fingerprint(hash_token(token))
     )

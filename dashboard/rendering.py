@@ -49,7 +49,17 @@ def build_environment(assets: Assets) -> Environment:
     )
     env.filters["percent"] = lambda share: "–" if share is None else f"{share:.0%}"
     env.filters["thousands"] = lambda count: f"{count:,}"
+    env.filters["number"] = format_number
     return env
+
+
+def format_number(value: float | None) -> str:
+    """A measured number for people: thousands separators, three significant decimals."""
+    if value is None:
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
 
 
 def site_url(key: str, view: str = "") -> str:

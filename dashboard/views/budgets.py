@@ -1,17 +1,37 @@
-"""The budgets and regressions view of a site."""
+"""The budgets and regressions view: CI budget checks, their regressions, and the field's."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from collector.budgets import projects as budget_projects
+from collector.budgets import service as budgets_service
+from collector.deps import Conn
+from dashboard import fielddata
 from dashboard.deps import LoggedIn, ShownSite
+from dashboard.filters import Filters
 from dashboard.rendering import render
 
 router = APIRouter()
 
+CHECKS_SHOWN = 20
+
 
 @router.get("/sites/{key}/budgets", name="budgets")
-async def budgets(request: Request, site: ShownSite, principal: LoggedIn) -> Response:
-    """Budget verdicts of CI runs and field regressions; says what will appear when empty."""
-    return await render(request, "budgets.html", principal=principal, site=site, active="budgets")
+async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: Conn) -> Response:
+    """Budget verdicts of CI builds with what failed and regressed; field regressions too."""
+    checks = await budgets_service.list_checks(conn=conn, site_id=site.id, limit=CHECKS_SHOWN)
+    projects = await budget_projects.list_projects(conn=conn, site_id=site.id)
+    field = await fielddata.field_view(conn=conn, site_id=site.id, filters=Filters())
+    return await render(
+        request,
+        "budgets.html",
+        principal=principal,
+        site=site,
+        active="budgets",
+        checks=checks,
+        projects=projects,
+        movers=field.movers,
+        base_url=str(request.base_url).rstrip("/"),
+    )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from starlette.responses import Response
 
 from collector.deps import Conn, bearer_token
-from collector.errors import NotFound
+from collector.errors import Forbidden, NotFound
 from collector.runtime import Runtime
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
@@ -118,8 +118,11 @@ async def _authorized_site(websocket: WebSocket, runtime: Runtime, key: str) -> 
             return None
         token = bearer_token(websocket)  # type: ignore[arg-type]
         if token is not None:
-            holder = await sites_service.find_site_by_read_token(conn=conn, token=token)
-            return site if holder is not None and holder.id == site.id else None
+            try:
+                holder = await sites_service.find_site_by_read_token(conn=conn, token=token)
+            except Forbidden:
+                return None
+            return site if holder.id == site.id else None
     principal = await principal_of(websocket, await session_codec(websocket))
     return site if principal is not None and principal.may_see(site.key) else None
 

@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.sites.schemas import CreatedSite
+from tests.budgets.helpers import FAST_ASSERTIONS, build, runs
 from tests.dashboard.conftest import log_in
 from tests.factories import event, make_site, store_events
 
@@ -188,8 +189,45 @@ async def test_budgets_view_says_what_will_appear(
 
     html = (await client.get(f"/dashboard/sites/{site.key}/budgets")).text
 
-    assert "No budget runs or regressions yet" in html
+    assert "No CI budget checks yet" in html
     assert "perfbeacon budget check" in html
+    assert "No Lighthouse CI project is linked" in html
+    assert "No route's p75" in html
+
+
+async def test_budgets_view_shows_checks_their_failures_and_regressions(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    headers = {"Authorization": f"Bearer {site.read_token}"}
+    loose = {"assertions": {"interactive": ["warn", {"maxNumericValue": 60000}]}}
+    for hash, branch, ancestor, lhrs in (
+        ("base1", "main", None, runs("v1-index")),
+        ("slow1", "feature", "base1", runs("v2-index")),
+    ):
+        checked = await client.post(
+            "/api/v1/budgets/check",
+            headers=headers,
+            json={
+                "build": build(
+                    hash, branch, ancestor_hash=ancestor, commit_message=f"<b>{hash}</b>"
+                ),
+                "lhrs": lhrs,
+                "assert": loose if hash == "base1" else FAST_ASSERTIONS,
+            },
+        )
+        assert checked.status_code == 200, checked.text
+    await log_in(client, site.read_token)
+
+    html = (await client.get(f"/dashboard/sites/{site.key}/budgets")).text
+
+    assert html.index("slow1") < html.index("base1</code> on")
+    assert "■</span> Fail" in html
+    assert "●</span> Pass" in html
+    assert "<strong>audit:interactive</strong> regressed" in html
+    assert "&lt;b&gt;slow1&lt;/b&gt;" in html
+    assert "against <code>base1</code>" in html
+    assert re.search(r"\d+ assertions? not met", html)
 
 
 async def test_live_view_lists_the_latest_beacons(

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.demo.generator import REGRESSED_ROUTE, REGRESSION_DAYS, page_views
 from collector.demo.service import demo_start, load_demo, prepare_demo_site
+from collector.errors import Forbidden
 from collector.sites.service import find_site_by_read_token
 from collector.storage.records import EventRecord
 from collector.storage.tables import events
@@ -104,13 +106,13 @@ async def test_a_second_demo_run_reuses_the_site_with_a_new_token_and_tops_up(
     async with engine.connect() as conn:
         second = await prepare_demo_site(conn=conn)
         start = await demo_start(conn=conn, site_id=second.id, now=END)
-        old_holder = await find_site_by_read_token(conn=conn, token=first.read_token)
+        with pytest.raises(Forbidden):
+            await find_site_by_read_token(conn=conn, token=first.read_token)
         new_holder = await find_site_by_read_token(conn=conn, token=second.read_token)
         stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
 
     assert second.id == first.id
     assert second.read_token != first.read_token
-    assert old_holder is None
-    assert new_holder is not None
+    assert new_holder.id == first.id
     assert max(r.ts for r in records) < start <= newest
     assert stored == len(records)
