@@ -112,6 +112,16 @@ class LiveHub:
             for subscription in self._by_site[site_id]:
                 self._offer(subscription, message)
 
+    def after_commit(
+        self,
+        inserted: Sequence[EventRecord],
+        replaced: Sequence[tuple[EventRecord, EventRecord]],
+    ) -> None:
+        """The writer's after-commit listener: first reports and the new values of re-reports."""
+        if not self._by_site:
+            return
+        self.publish([*inserted, *(new for _old, new in replaced)] if replaced else inserted)
+
     def _offer(self, subscription: Subscription, message: bytes) -> None:
         if subscription.dropped.is_set():
             return

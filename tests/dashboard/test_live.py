@@ -146,3 +146,18 @@ async def test_the_feed_refuses_who_may_not_read_the_site(
         async with connect(f"ws://{served}/ws/live?site={key}", additional_headers=headers):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_after_commit_publishes_first_reports_and_new_values_of_re_reports() -> None:
+    hub = LiveHub()
+    first = event(1, "CLS", 0.05, page_path="/first")
+    old = event(1, "INP", 100.0, page_path="/again", metric_id="v5-x")
+    new = event(1, "INP", 300.0, page_path="/again", metric_id="v5-x")
+    with hub.subscribe(site_id=1) as client:
+        hub.after_commit([first], [(old, new)])
+
+        message = json.loads(await client.next_message() or b"")
+    assert [(b["page"], b["value"]) for b in message["beacons"]] == [
+        ("/first", 0.05),
+        ("/again", 300.0),
+    ]
