@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from collector.errors import NotFound
 from dashboard.assets import IMMUTABLE, Assets
-from dashboard.deps import LoginRequired, optional_principal, session_codec
+from dashboard.deps import LoginRequired, principal_of, session_codec
 from dashboard.headers import SecurityHeadersMiddleware
 from dashboard.rendering import PREFIX, DashboardKit, build_environment, render
 from dashboard.views import account, budgets, field, live
@@ -63,7 +63,7 @@ async def _to_login(_request: Request, exc: Exception) -> Response:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     message = exc.message if isinstance(exc, NotFound) else "There is no dashboard page here."
-    principal = await optional_principal(request, await session_codec(request))
+    principal = await principal_of(request, await session_codec(request))
     return await render(request, "not_found.html", status=404, principal=principal, message=message)
 
 

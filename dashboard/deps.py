@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import HTTPConnection
 
 from collector.deps import Conn
@@ -45,27 +46,31 @@ async def session_codec(connection: HTTPConnection) -> SessionCodec:
 Codec = Annotated[SessionCodec, Depends(session_codec)]
 
 
-async def principal_of(connection: HTTPConnection, codec: SessionCodec) -> Principal | None:
+async def principal_of(
+    connection: HTTPConnection, codec: SessionCodec, conn: AsyncConnection | None = None
+) -> Principal | None:
     """The principal of a request's session cookie, if the cookie is genuine and current."""
     principal = codec.decode(connection.cookies.get(SESSION_COOKIE))
     if principal is None:
         return None
     runtime: Runtime = connection.app.state.runtime
-    async with runtime.engine.connect() as conn:
-        valid = await auth.still_valid(
-            conn=conn, principal=principal, admin_token=runtime.settings.admin_token
-        )
+    admin_token = runtime.settings.admin_token
+    if conn is not None:
+        valid = await auth.still_valid(conn=conn, principal=principal, admin_token=admin_token)
+    else:
+        async with runtime.engine.connect() as own:
+            valid = await auth.still_valid(conn=own, principal=principal, admin_token=admin_token)
     return principal if valid else None
 
 
-async def optional_principal(request: Request, codec: Codec) -> Principal | None:
+async def optional_principal(request: Request, codec: Codec, conn: Conn) -> Principal | None:
     """The logged-in principal, or None for a visitor."""
-    return await principal_of(request, codec)
+    return await principal_of(request, codec, conn)
 
 
-async def require_principal(request: Request, codec: Codec) -> Principal:
+async def require_principal(request: Request, codec: Codec, conn: Conn) -> Principal:
     """The logged-in principal; a visitor is sent to the login page and then back here."""
-    principal = await principal_of(request, codec)
+    principal = await principal_of(request, codec, conn)
     if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
