@@ -123,7 +123,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         )
 
 
-def _event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry) -> EventWriter:
+def event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry) -> EventWriter:
+    """The event writer as the collector runs it (the demo loader writes through it too)."""
     return EventWriter(
         engine,
         batch_window=settings.ingest_batch_window_ms / 1000,
@@ -175,7 +176,8 @@ def _lifespan(
             background.append(
                 asyncio.create_task(roll_forever(engine, interval=interval), name="rollups")
             )
-        writer = _event_writer(engine, settings, telemetry)
+        writer = event_writer(engine, settings, telemetry)
+        writer.add_listener(app.state.live_hub.after_commit)
         # Loading the User-Agent rules takes a moment; do it beside serving, not before.
         warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
         await writer.start()

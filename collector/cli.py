@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets.cli import budget_cli
 from collector.config import InvalidSettings, Settings, load_settings
-from collector.demo.command import describe_demo, fill_demo_site
 from collector.errors import PerfbeaconError
 from collector.sites import service as sites_service
 from collector.storage.db import create_engine
@@ -109,6 +108,9 @@ def serve(
     settings = settings_or_exit()
     run_migrated(settings, _nothing)
     if demo:
+        # Imported here: it loads the whole app, which other commands do not need.
+        from collector.demo.command import describe_demo, fill_demo_site
+
         site = fill_demo_site(settings)
         print(describe_demo(site, host=host, port=port), flush=True)
     metrics_directory: AbstractContextManager[Path | None] = nullcontext()

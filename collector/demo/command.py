@@ -1,22 +1,23 @@
-"""``perfbeacon serve --demo``: fill the demo site with a progress bar, then say how to log in."""
+"""``perfbeacon serve --demo``: fill the demo site with a progress bar, then say how to log in.
+
+The beacons go through the collector's own event writer (group commit, and whatever
+the writer maintains beside the raw rows), exactly as ingested beacons do.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import msgspec
 import typer
-from sqlalchemy import insert
+from prometheus_client import CollectorRegistry
 
+from collector.app import event_writer
 from collector.config import Settings
 from collector.demo.service import DemoSite, demo_start, load_demo, prepare_demo_site
 from collector.storage.db import create_engine
-from collector.storage.partitions import ensure_partitions
-from collector.storage.records import EventRecord
-from collector.storage.tables import events
+from collector.telemetry.service import Telemetry
 
 
 def fill_demo_site(settings: Settings) -> DemoSite:
@@ -29,16 +30,6 @@ def fill_demo_site(settings: Settings) -> DemoSite:
                 site = await prepare_demo_site(conn=conn)
                 now = datetime.now(UTC)
                 start = await demo_start(conn=conn, site_id=site.id, now=now)
-                await ensure_partitions(
-                    conn, first_day=start.date(), days=(now.date() - start.date()).days + 2
-                )
-                await conn.commit()
-
-                async def write(records: Sequence[EventRecord]) -> None:
-                    await conn.execute(
-                        insert(events), [msgspec.structs.asdict(record) for record in records]
-                    )
-                    await conn.commit()
 
                 hours = max(int((now - start).total_seconds() // 3600) + 1, 1)
                 with typer.progressbar(
@@ -51,9 +42,20 @@ def fill_demo_site(settings: Settings) -> DemoSite:
                         bar.update(hours_done - done)
                         done = hours_done
 
-                    await load_demo(
-                        site_id=site.id, start=start, end=now, write=write, on_progress=advance
-                    )
+                    # Its own registry: nothing scrapes the loader's figures.
+                    telemetry = Telemetry(settings=settings, registry=CollectorRegistry())
+                    writer = event_writer(engine, settings, telemetry)
+                    await writer.start()
+                    try:
+                        await load_demo(
+                            site_id=site.id,
+                            start=start,
+                            end=now,
+                            write=writer.write,
+                            on_progress=advance,
+                        )
+                    finally:
+                        await writer.stop()
                 return site
         finally:
             await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ DEMO_SITE_NAME = "demo"
 DEMO_ORIGIN = "https://shop.example"
 DEMO_DAYS = 14
 DEMO_VIEWS_PER_HOUR = 60
+HOURS_PER_FLUSH = 6
 
 WriteBatch = Callable[[Sequence[EventRecord]], Awaitable[None]]
 
@@ -74,13 +76,25 @@ async def load_demo(
 ) -> int:
     """Generate the demo's events from ``start`` to ``end`` and hand them to ``write``.
 
-    ``on_progress(hours_done, metrics_written)`` is called after every hour of data.
+    ``on_progress(hours_done, metrics_written)`` is called after every few hours of data.
     Returns the number of metrics written.
     """
-    written = 0
-    for hours, batch in enumerate(page_views(start=start, end=end, per_hour=per_hour), 1):
-        if batch:
-            await write([msgspec.structs.replace(record, site_id=site_id) for record in batch])
-            written += len(batch)
+    written = hours = 0
+    pending: list[list[EventRecord]] = []
+
+    async def flush() -> None:
+        nonlocal written, hours
+        # Concurrent writes join one group commit, as concurrent beacons do.
+        await asyncio.gather(*(write(batch) for batch in pending if batch))
+        written += sum(len(batch) for batch in pending)
+        hours += len(pending)
+        pending.clear()
         on_progress(hours, written)
+
+    for batch in page_views(start=start, end=end, per_hour=per_hour):
+        pending.append([msgspec.structs.replace(record, site_id=site_id) for record in batch])
+        if len(pending) == HOURS_PER_FLUSH:
+            await flush()
+    if pending:
+        await flush()
     return written
