@@ -26,6 +26,10 @@ from tests.processes import free_port, perfbeacon_command, perfbeacon_env  # noq
 
 OUT = ROOT / "docs" / "screenshots"
 SIZES = {"desktop": (1280, 800), "mobile": (390, 844)}
+PIXEL_CHROME = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+)
 
 
 def main() -> None:
@@ -112,10 +116,11 @@ def _send_beacon(base: str, key: str) -> bool:
     """Send one beacon as a page would; whether it was stored."""
     time.sleep(0.5)  # let the page open its WebSocket first
     metric = {"name": "INP", "value": 184, "rating": "good", "delta": 184, "id": "v5-shot"}
+    beacon = {"site": key, "page": "https://shop.example/checkout", "metrics": [metric]}
     response = httpx.post(
-        f"{base}/api/vitals?site={key}",
-        content=json.dumps(metric),
-        headers={"Content-Type": "text/plain"},
+        f"{base}/api/vitals",
+        content=json.dumps(beacon),
+        headers={"Content-Type": "text/plain", "User-Agent": PIXEL_CHROME},
     )
     return response.status_code in (200, 204)
 

@@ -8,6 +8,11 @@
   var site = status.getAttribute("data-site");
   var MAX_ROWS = 200;
   var retry = 1000;
+  var RATINGS = {
+    good: ["●", "Good"],
+    "needs-improvement": ["▲", "Needs improvement"],
+    poor: ["■", "Poor"]
+  };
   function format(metric, value) {
     if (metric === "CLS") return value.toFixed(2);
     return value < 1000 ? Math.round(value) + " ms" : (value / 1000).toFixed(2) + " s";
@@ -24,15 +29,22 @@
     var time = new Date(beacon.ts).toISOString().slice(11, 19);
     tr.appendChild(cell(time));
     tr.appendChild(cell(beacon.metric));
-    tr.appendChild(cell(format(beacon.metric, beacon.value), "num"));
-    var rating = cell("");
-    if (beacon.rating) {
+    var value = cell(format(beacon.metric, beacon.value) + " ", "num");
+    var rating = RATINGS[beacon.rating];
+    if (rating) {
       var badge = document.createElement("span");
-      badge.className = "rating " + beacon.rating.replace(/[^a-z-]/g, "");
-      badge.textContent = beacon.rating.replace("-", " ");
-      rating.appendChild(badge);
+      badge.className = "rating " + beacon.rating;
+      var icon = document.createElement("span");
+      icon.setAttribute("aria-hidden", "true");
+      icon.textContent = rating[0];
+      var words = document.createElement("span");
+      words.className = "visually-hidden";
+      words.textContent = rating[1];
+      badge.appendChild(icon);
+      badge.appendChild(words);
+      value.appendChild(badge);
     }
-    tr.appendChild(rating);
+    tr.appendChild(value);
     tr.appendChild(cell(beacon.page, "route"));
     tr.appendChild(cell(beacon.device, "hide-small"));
     tr.appendChild(cell(beacon.browser, "hide-small"));
