@@ -78,7 +78,10 @@ def create_app(
     app.include_router(lhci_router)
     app.include_router(telemetry_router)
     app.include_router(query_router)
-    app.state.live_hub = LiveHub()
+    app.state.live_hub = LiveHub(
+        on_connect=telemetry.metrics.websocket_connected,
+        on_disconnect=telemetry.metrics.websocket_disconnected,
+    )
     app.include_router(live_socket_router)
     app.mount("/dashboard", create_dashboard(state=app.state))
     _add_middleware(app, settings)

@@ -66,14 +66,16 @@ class LiveHub:
         *,
         max_clients: int = MAX_CLIENTS,
         max_clients_per_site: int = MAX_CLIENTS_PER_SITE,
-        on_clients_changed: Callable[[int], None] | None = None,
+        on_connect: Callable[[], None] = lambda: None,
+        on_disconnect: Callable[[], None] = lambda: None,
     ) -> None:
         self._by_site: dict[int, set[Subscription]] = defaultdict(set)
         self._count = 0
         self.max_clients = max_clients
         self.max_clients_per_site = max_clients_per_site
         self.dropped_total = 0
-        self._on_clients_changed = on_clients_changed
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
 
     @property
     def clients(self) -> int:
@@ -90,14 +92,16 @@ class LiveHub:
             raise LiveFull("too many live clients watch this site; try again in a minute")
         subscription = Subscription(site_id=site_id)
         watchers.add(subscription)
-        self._changed(+1)
+        self._count += 1
+        self._on_connect()
         try:
             yield subscription
         finally:
             watchers.discard(subscription)
             if not watchers:
                 del self._by_site[site_id]
-            self._changed(-1)
+            self._count -= 1
+            self._on_disconnect()
 
     def publish(self, records: Sequence[EventRecord]) -> None:
         """Queue committed ``records`` for the clients of their sites; never blocks."""
@@ -131,11 +135,6 @@ class LiveHub:
             # Too slow to keep up: better to drop this client than to buffer without bound.
             subscription.dropped.set()
             self.dropped_total += 1
-
-    def _changed(self, delta: int) -> None:
-        self._count += delta
-        if self._on_clients_changed is not None:
-            self._on_clients_changed(self._count)
 
 
 def encode_message(records: Sequence[EventRecord]) -> bytes:

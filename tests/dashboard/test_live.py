@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -58,7 +59,12 @@ async def test_big_batches_are_cut_to_the_newest_beacons() -> None:
 
 def test_the_number_of_clients_is_bounded() -> None:
     counts: list[int] = []
-    hub = LiveHub(max_clients=3, max_clients_per_site=2, on_clients_changed=counts.append)
+    hub = LiveHub(
+        max_clients=3,
+        max_clients_per_site=2,
+        on_connect=lambda: counts.append(hub.clients),
+        on_disconnect=lambda: counts.append(hub.clients),
+    )
     with hub.subscribe(site_id=1), hub.subscribe(site_id=1):
         with pytest.raises(LiveFull):
             hub.subscribe(site_id=1).__enter__()
@@ -102,6 +108,9 @@ async def test_a_logged_in_dashboard_gets_live_beacons(
         origin=Origin(f"http://{served}"),
     ) as socket:
         assert json.loads(await socket.recv()) == {"type": "hello", "site": site.key}
+        async with httpx.AsyncClient() as client:
+            scraped = (await client.get(f"http://{served}/metrics")).text
+        assert re.search(r"^perfbeacon_websocket_clients 1\.0$", scraped, re.M), scraped[:2000]
         hub.publish([event(site.id, "INP", 88.0, page_path="/live")])
         message = json.loads(await asyncio.wait_for(socket.recv(), 5))
 
