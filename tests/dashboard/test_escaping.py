@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard.rendering import route_url
 from tests.dashboard.conftest import log_in
-from tests.factories import event, make_site, store_events
+from tests.factories import make_site, sample, store_events
 
 SCRIPT = '<script>alert("pwned")</script>'
 ATTRIBUTE = '"onmouseover="alert(1)" data-pwned="'
@@ -64,14 +64,14 @@ async def hostile_site(engine: AsyncEngine) -> tuple[str, str]:
     await store_events(
         engine,
         [
-            event(site.id, "LCP", 3000, route=ROUTE, page_path=PAGE, browser=BROWSER,
+            sample(site.id, "LCP", 3000, route=ROUTE, page_path=PAGE, browser=BROWSER,
                   attribution={"target": SELECTOR, "url": f"https://x.example/{SCRIPT}"}),
-            event(site.id, "INP", 400, route=ROUTE, page_path=PAGE, browser=BROWSER,
+            sample(site.id, "INP", 400, route=ROUTE, page_path=PAGE, browser=BROWSER,
                   attribution={"interactionTarget": SELECTOR, "interactionType": ATTRIBUTE,
                                "inputDelay": 10.0}),
-            event(site.id, "CLS", 0.3, route=ROUTE, page_path=PAGE, browser=BROWSER,
+            sample(site.id, "CLS", 0.3, route=ROUTE, page_path=PAGE, browser=BROWSER,
                   attribution={"largestShiftTarget": SELECTOR, "loadState": SCRIPT}),
-            event(site.id, "TTFB", 300, route=ROUTE, page_path=PAGE, browser=BROWSER),
+            sample(site.id, "TTFB", 300, route=ROUTE, page_path=PAGE, browser=BROWSER),
         ],
     )  # fmt: skip
     return site.key, site.read_token

@@ -18,14 +18,14 @@ from websockets.typing import Origin
 
 from dashboard.live import MAX_BEACONS_PER_MESSAGE, QUEUE_SIZE, LiveFull, LiveHub
 from tests.dashboard.conftest import log_in
-from tests.factories import event, make_site
+from tests.factories import make_site, sample
 from tests.processes import free_port
 
 
 async def test_a_client_receives_its_sites_beacons_only() -> None:
     hub = LiveHub()
     with hub.subscribe(site_id=1) as mine, hub.subscribe(site_id=2) as other:
-        hub.publish([event(1, "LCP", 1234.5, page_path="/a"), event(3, "LCP", 1.0)])
+        hub.publish([sample(1, "LCP", 1234.5, page_path="/a"), sample(3, "LCP", 1.0)])
 
         message = json.loads(await asyncio.wait_for(mine.next_message(), 1) or b"")
         assert [b["page"] for b in message["beacons"]] == ["/a"]
@@ -38,7 +38,7 @@ async def test_a_slow_client_is_dropped_and_publishing_never_blocks() -> None:
     hub = LiveHub()
     with hub.subscribe(site_id=1) as slow, hub.subscribe(site_id=1) as quick:
         for i in range(QUEUE_SIZE + 5):
-            hub.publish([event(1, "TTFB", float(i))])
+            hub.publish([sample(1, "TTFB", float(i))])
             await quick.queue.get()
 
         assert slow.dropped.is_set()
@@ -50,7 +50,7 @@ async def test_a_slow_client_is_dropped_and_publishing_never_blocks() -> None:
 async def test_big_batches_are_cut_to_the_newest_beacons() -> None:
     hub = LiveHub()
     with hub.subscribe(site_id=1) as client:
-        hub.publish([event(1, "CLS", i / 1000) for i in range(MAX_BEACONS_PER_MESSAGE + 30)])
+        hub.publish([sample(1, "CLS", i / 1000) for i in range(MAX_BEACONS_PER_MESSAGE + 30)])
 
         message = json.loads(await client.next_message() or b"")
     assert len(message["beacons"]) == MAX_BEACONS_PER_MESSAGE
@@ -111,7 +111,7 @@ async def test_a_logged_in_dashboard_gets_live_beacons(
         async with httpx.AsyncClient() as client:
             scraped = (await client.get(f"http://{served}/metrics")).text
         assert re.search(r"^perfbeacon_websocket_clients 1\.0$", scraped, re.M), scraped[:2000]
-        hub.publish([event(site.id, "INP", 88.0, page_path="/live")])
+        hub.publish([sample(site.id, "INP", 88.0, page_path="/live")])
         message = json.loads(await asyncio.wait_for(socket.recv(), 5))
 
     assert message["beacons"][0]["page"] == "/live"
@@ -159,9 +159,9 @@ async def test_the_feed_refuses_who_may_not_read_the_site(
 
 async def test_after_commit_publishes_first_reports_and_new_values_of_re_reports() -> None:
     hub = LiveHub()
-    first = event(1, "CLS", 0.05, page_path="/first")
-    old = event(1, "INP", 100.0, page_path="/again", metric_id="v5-x")
-    new = event(1, "INP", 300.0, page_path="/again", metric_id="v5-x")
+    first = sample(1, "CLS", 0.05, page_path="/first")
+    old = sample(1, "INP", 100.0, page_path="/again", metric_id="v5-x")
+    new = sample(1, "INP", 300.0, page_path="/again", metric_id="v5-x")
     with hub.subscribe(site_id=1) as client:
         hub.after_commit([first], [(old, new)])
 

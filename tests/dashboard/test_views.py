@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from collector.sites.schemas import CreatedSite
 from tests.budgets.helpers import FAST_ASSERTIONS, build, runs
 from tests.dashboard.conftest import log_in
-from tests.factories import event, make_site, store_events
+from tests.factories import make_site, sample, store_events
 
 
 async def _site_with_beacons(engine: AsyncEngine) -> CreatedSite:
@@ -20,20 +20,20 @@ async def _site_with_beacons(engine: AsyncEngine) -> CreatedSite:
     records = [
         # Mobile home page: LCP values 1000..4000 -> p75 (nearest rank, 4 values) = 3000.
         *(
-            event(site.id, "LCP", v, ts=recent, route="/", device="mobile")
+            sample(site.id, "LCP", v, ts=recent, route="/", device="mobile")
             for v in (1000, 2000, 3000, 4000)
         ),
         # Desktop product page: fast.
         *(
-            event(site.id, "LCP", v, ts=recent, route="/product/:id", device="desktop")
+            sample(site.id, "LCP", v, ts=recent, route="/product/:id", device="desktop")
             for v in (800, 900)
         ),
-        event(site.id, "INP", 120, ts=recent, route="/"),
-        event(site.id, "CLS", 0.02, ts=recent, route="/"),
+        sample(site.id, "INP", 120, ts=recent, route="/"),
+        sample(site.id, "CLS", 0.02, ts=recent, route="/"),
         # Last week's samples are the comparison window only.
-        event(site.id, "LCP", 2000, ts=recent - timedelta(days=8), route="/"),
+        sample(site.id, "LCP", 2000, ts=recent - timedelta(days=8), route="/"),
         # A month ago: outside both windows.
-        event(site.id, "LCP", 9999, ts=recent - timedelta(days=30), route="/"),
+        sample(site.id, "LCP", 9999, ts=recent - timedelta(days=30), route="/"),
     ]
     await store_events(engine, records)
     return site
@@ -132,11 +132,11 @@ async def test_route_view_shows_its_own_figures_histogram_and_attribution(
         engine,
         [
             *(
-                event(site.id, "LCP", 2600 + i, route="/product/:id", attribution=lcp_target)
+                sample(site.id, "LCP", 2600 + i, route="/product/:id", attribution=lcp_target)
                 for i in range(5)
             ),
-            event(site.id, "INP", 300, route="/product/:id", attribution=inp_target),
-            event(site.id, "LCP", 500, route="/"),
+            sample(site.id, "INP", 300, route="/product/:id", attribution=inp_target),
+            sample(site.id, "LCP", 500, route="/"),
         ],
     )
     await log_in(client, site.read_token)
@@ -234,7 +234,7 @@ async def test_live_view_lists_the_latest_beacons(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     site = await make_site(engine)
-    await store_events(engine, [event(site.id, "TTFB", 432, page_path="/hello-live")])
+    await store_events(engine, [sample(site.id, "TTFB", 432, page_path="/hello-live")])
     await log_in(client, site.read_token)
 
     html = (await client.get(f"/dashboard/sites/{site.key}/live")).text
@@ -254,10 +254,10 @@ async def test_overview_calls_out_a_route_that_got_worse(
     await store_events(
         engine,
         [
-            *(event(site.id, "LCP", 2000, ts=before, route="/slow") for _ in range(40)),
-            *(event(site.id, "LCP", 3000, ts=now, route="/slow") for _ in range(40)),
-            *(event(site.id, "LCP", 1000, ts=before, route="/steady") for _ in range(40)),
-            *(event(site.id, "LCP", 1000, ts=now, route="/steady") for _ in range(40)),
+            *(sample(site.id, "LCP", 2000, ts=before, route="/slow") for _ in range(40)),
+            *(sample(site.id, "LCP", 3000, ts=now, route="/slow") for _ in range(40)),
+            *(sample(site.id, "LCP", 1000, ts=before, route="/steady") for _ in range(40)),
+            *(sample(site.id, "LCP", 1000, ts=now, route="/steady") for _ in range(40)),
         ],
     )
     await log_in(client, site.read_token)

@@ -4,7 +4,7 @@ The dashboard signs its session cookies with one; keeping it in the database let
 every worker and every restart verify the same cookies without any setting.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0003
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
