@@ -104,7 +104,6 @@ class FieldView:
     summaries: dict[str, MetricSummary]
     trends: dict[str, list[TrendPoint]]
     routes: list[RouteRow]
-    values: dict[str, list[float]] = field(repr=False)
     movers: list[Mover] = field(default_factory=list)
     devices: list[RouteRow] = field(default_factory=list)
 
@@ -121,12 +120,28 @@ class FieldView:
             return None
         return all(rating in (Rating.GOOD, None) for rating in ratings)
 
-    def histogram_bins(self, metric: str) -> list[Bin]:
-        """Equal-width bins from 0 to a little past the poor threshold (or the p95)."""
-        values = self.values.get(metric, [])
-        vital = VITALS[metric]
-        p95 = percentile(values, 95) or 0.0
-        return equal_bins(values=values, top=nice_ceiling(max(vital.poor * 1.5, p95)))
+
+def histogram_bins(metric: str, values: list[float]) -> list[Bin]:
+    """Equal-width bins of sorted ``values`` from 0 to past the poor threshold (or the p95)."""
+    vital = VITALS[metric]
+    p95 = percentile(values, 95) or 0.0
+    return equal_bins(values=values, top=nice_ceiling(max(vital.poor * 1.5, p95)))
+
+
+async def metric_values(
+    *, conn: AsyncConnection, site_id: int, filters: Filters, metric: str
+) -> list[float]:
+    """Every value of one metric in a view's window, sorted (for its histogram)."""
+    start, end = window_of(filters)
+    rows = await raw_reads.metric_samples(
+        conn,
+        site_id=site_id,
+        metrics=(metric,),
+        start=start,
+        end=end,
+        dimensions=dimensions_of(filters),
+    )
+    return sorted(row[2] for row in rows)
 
 
 def window_of(filters: Filters, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -193,8 +208,7 @@ async def field_view(
         summaries=summaries,
         trends=trends,
         routes=routes,
-        values={name: sorted(values) for name, values in current.items()},
-        movers=_movers(routes, _route_rows(before_by_route)),
+        movers=find_movers(routes, _route_rows(before_by_route)),
         devices=_route_rows(by_device),
     )
 
@@ -240,7 +254,8 @@ MOVER_MIN_SAMPLES = 30
 MOVER_MIN_CHANGE = 0.15
 
 
-def _movers(now: list[RouteRow], before: list[RouteRow], limit: int = 3) -> list[Mover]:
+def find_movers(now: list[RouteRow], before: list[RouteRow], limit: int = 3) -> list[Mover]:
+    """Routes whose p75 of a Core Web Vital got clearly worse, worst first."""
     earlier = {row.route: row for row in before}
     found = []
     for row in now:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from collector.budgets import projects as budget_projects
 from collector.budgets import service as budgets_service
 from collector.deps import Conn
-from dashboard import fielddata
+from dashboard import fieldquery
 from dashboard.deps import LoggedIn, ShownSite
 from dashboard.filters import Filters
 from dashboard.rendering import render
@@ -23,7 +23,7 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
     """Budget verdicts of CI builds with what failed and regressed; field regressions too."""
     checks = await budgets_service.list_checks(conn=conn, site_id=site.id, limit=CHECKS_SHOWN)
     projects = await budget_projects.list_projects(conn=conn, site_id=site.id)
-    field = await fielddata.field_view(conn=conn, site_id=site.id, filters=Filters())
+    field = await fieldquery.field_view(conn=conn, site=site, filters=Filters())
     return await render(
         request,
         "budgets.html",

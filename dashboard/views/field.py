@@ -11,7 +11,7 @@ from starlette.responses import Response
 from collector.deps import Conn, RuntimeDep
 from collector.errors import NotFound
 from collector.storage import raw_reads
-from dashboard import fielddata
+from dashboard import fielddata, fieldquery
 from dashboard.charts import distribution_bar, histogram, trend_chart
 from dashboard.deps import LoggedIn, ShownSite
 from dashboard.filters import parse_filters
@@ -52,7 +52,7 @@ def beacon_endpoint(request: Request) -> str:
 async def overview(request: Request, site: ShownSite, principal: LoggedIn, conn: Conn) -> Response:
     """Cards, distribution and trends of every Web Vital for the filtered traffic."""
     parsed = parse_filters(request.query_params)
-    view = await fielddata.field_view(conn=conn, site_id=site.id, filters=parsed.filters)
+    view = await fieldquery.field_view(conn=conn, site=site, filters=parsed.filters)
     choices = await fielddata.filter_choices(conn=conn, site_id=site.id, filters=parsed.filters)
     busiest = view.routes[:12]
     slowest = sorted(busiest, key=lambda row: row.p75.get("LCP") or -1.0, reverse=True)[:5]
@@ -87,7 +87,7 @@ async def pages(
     if sort not in SORTS:
         notices.append(f"Ignored sort “{sort[:60]}”: use one of {', '.join(SORTS)}.")
         sort = "views"
-    view = await fielddata.field_view(conn=conn, site_id=site.id, filters=parsed.filters)
+    view = await fieldquery.field_view(conn=conn, site=site, filters=parsed.filters)
     choices = await fielddata.filter_choices(conn=conn, site_id=site.id, filters=parsed.filters)
     routes = view.routes
     if sort != "views":
@@ -135,7 +135,7 @@ async def route_view(
     if metric is not None and metric not in VITALS:
         notices.append(f"Ignored metric “{metric[:60]}”: use one of {', '.join(VITALS)}.")
         metric = None
-    view = await fielddata.field_view(conn=conn, site_id=site.id, filters=scoped)
+    view = await fieldquery.field_view(conn=conn, site=site, filters=scoped)
     culprits = await fielddata.attribution(conn=conn, site_id=site.id, filters=scoped)
     shown_metric = metric or "LCP"
     vital = VITALS[shown_metric]
@@ -155,7 +155,12 @@ async def route_view(
         metric=shown_metric,
         histogram=histogram(
             vital=vital,
-            bins=view.histogram_bins(shown_metric),
+            bins=fielddata.histogram_bins(
+                shown_metric,
+                await fielddata.metric_values(
+                    conn=conn, site_id=site.id, filters=scoped, metric=shown_metric
+                ),
+            ),
             title=f"How {vital.name} values of {route} spread",
         ),
         culprits=culprits,
