@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from collector.query.score import score_card
 from collector.storage import raw_reads
 from dashboard.charts import Bin, TrendPoint, equal_bins, nice_ceiling
 from dashboard.filters import Filters
@@ -111,6 +112,11 @@ class FieldView:
     def samples(self) -> int:
         """How many samples of any metric the window holds."""
         return sum(summary.count for summary in self.summaries.values())
+
+    @property
+    def score(self) -> float | None:
+        """The 0–100 performance score of these p75s (Lighthouse's curves, Sentry's weights)."""
+        return score_card({name: s.p75 for name, s in self.summaries.items()}).score
 
     @property
     def passes_core_web_vitals(self) -> bool | None:

@@ -106,3 +106,25 @@ async def _rows(
             found.p75[name] = row.p75
             found.views = max(found.views, row.count)
     return sorted(merged.values(), key=lambda r: r.views, reverse=True)
+
+
+async def site_glance(*, conn: AsyncConnection, site: Site) -> FieldView | None:
+    """The last 7 days of a site in one rollup read: its cards without trends or tables."""
+    window, _step = aligned_window(Filters())
+    try:
+        current = await query.summarize(conn=conn, site=site, window=window, metrics=tuple(VITALS))
+    except InvalidInput:
+        return None
+    summaries = {
+        name: MetricSummary(
+            vital=vital,
+            count=current.metrics[name].count,
+            p75=current.metrics[name].p75,
+            good=current.metrics[name].good,
+            needs_improvement=current.metrics[name].needs_improvement,
+            poor=current.metrics[name].poor,
+            previous_p75=None,
+        )
+        for name, vital in VITALS.items()
+    }
+    return FieldView(start=window.start, end=window.end, summaries=summaries, trends={}, routes=[])

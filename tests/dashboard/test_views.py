@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.sites.schemas import CreatedSite
 from tests.budgets.helpers import FAST_ASSERTIONS, build, runs
+from tests.conftest import ADMIN_TOKEN
 from tests.dashboard.conftest import log_in
 from tests.factories import make_site, sample, store_events
 
@@ -75,6 +76,9 @@ async def test_overview_shows_p75_ratings_and_the_change(
     assert 47 <= int(slower.group(1)) <= 53
     assert _about(slower.group(2), "2.00 s")
     assert "Core Web Vitals assessment: Failed" in html
+    score = re.search(r"Performance score <strong>(\d+)</strong>/100", html)
+    assert score is not None
+    assert 0 < int(score.group(1)) < 90
     assert "Needs improvement" in html
     assert '<svg viewBox="0 0 640 220" role="img"' in html
     desktop = html[html.index('<th scope="row">Desktop</th>') :]
@@ -285,3 +289,18 @@ async def test_overview_calls_out_a_route_that_got_worse(
     assert ">/slow</a>:" in html
     assert re.search(r"(1\.99|2\.00|2\.01) s → (2\.99|3\.00|3\.01) s", html)
     assert ">/steady</a>:" not in html
+
+
+async def test_the_site_list_glances_at_each_site(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    busy = await _site_with_beacons(engine)
+    quiet = await make_site(engine, name="quiet")
+    await log_in(client, ADMIN_TOKEN)
+
+    html = (await client.get("/dashboard/")).text
+
+    busy_card = html[html.index(busy.key) : html.index(quiet.key)]
+    assert re.search(r"LCP (2\.9\d|3\.0\d) s", busy_card)
+    assert "score" in busy_card
+    assert "No beacons in the last 7 days." in html[html.index(quiet.key) :]
