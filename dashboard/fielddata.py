@@ -24,8 +24,9 @@ from dashboard.filters import Filters
 from dashboard.vitals import VITALS, Rating, Vital
 
 PERCENTILE = 75
-_STEPS = {"24h": timedelta(hours=1), "7d": timedelta(hours=3), "14d": timedelta(hours=6)}
-_DEFAULT_STEP = timedelta(hours=12)
+# Trend periods: about 24-28 points per chart, enough to see a change, few enough
+# that five charts stay a small page.
+TREND_STEPS = {"24h": 3600, "7d": 6 * 3600, "14d": 12 * 3600, "28d": 24 * 3600}
 _TOP_ATTRIBUTIONS = 6
 
 
@@ -151,9 +152,11 @@ async def metric_values(
 
 
 def window_of(filters: Filters, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The window a view covers, ending at the next whole hour so trends align."""
-    now = now or datetime.now(UTC)
-    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    """The window a view covers, ending at the next boundary of its trend period (epoch-aligned,
+    as the rollups are), so every period of a trend is whole."""
+    step = TREND_STEPS[filters.window]
+    moment = (now or datetime.now(UTC)).timestamp()
+    end = datetime.fromtimestamp(math.ceil(moment / step) * step, UTC)
     return end - filters.span, end
 
 
@@ -183,7 +186,7 @@ async def field_view(
         end=end,
         dimensions=dimensions_of(filters),
     )
-    step = _STEPS.get(filters.window, _DEFAULT_STEP)
+    step = timedelta(seconds=TREND_STEPS[filters.window])
     current: dict[str, list[float]] = defaultdict(list)
     previous: dict[str, list[float]] = defaultdict(list)
     periods: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))

@@ -149,3 +149,20 @@ async def has_samples(
         dimensions=dimensions,
     )
     return (await conn.execute(filtered)).first() is not None
+
+
+async def count_samples(
+    conn: AsyncConnection,
+    *,
+    site_id: int,
+    metrics: Sequence[str],
+    start: datetime,
+    end: datetime,
+    dimensions: Mapping[str, str],
+) -> int:
+    """How many samples of ``metrics`` match, in ``[start, end)``."""
+    query = select(func.count())
+    filtered = _where(
+        query, site_id=site_id, metrics=metrics, start=start, end=end, dimensions=dimensions
+    ).select_from(events)
+    return int((await conn.execute(filtered)).scalar_one())

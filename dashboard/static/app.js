@@ -26,10 +26,10 @@
       active = null;
       tip.hidden = true;
     }
-    chart.querySelectorAll("[data-tip]").forEach(function (mark) {
-      mark.addEventListener("pointerenter", function () { show(mark); });
-      mark.addEventListener("focus", function () { show(mark); });
-      mark.addEventListener("blur", hide);
+    // One listener per chart (not per point) keeps start-up work small.
+    chart.addEventListener("pointerover", function (event) {
+      var mark = event.target.closest ? event.target.closest("[data-tip]") : null;
+      if (mark && mark !== active) show(mark);
     });
     chart.addEventListener("pointerleave", hide);
   });
