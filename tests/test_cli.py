@@ -14,10 +14,10 @@ from tests.processes import perfbeacon_env, run_perfbeacon, serving
 SQLITE_DEFAULT = "sqlite+aiosqlite:///./perfbeacon.db"
 
 
-def test_serve_answers_health_and_ready_within_five_seconds(tmp_path: Path) -> None:
+def test_serve_migrates_an_empty_sqlite_database_and_answers(tmp_path: Path) -> None:
+    # How fast it starts is measured by bench/startup.py, not here.
     env = perfbeacon_env(SQLITE_DEFAULT)
-    with serving(env=env, cwd=tmp_path) as (base_url, startup_seconds):
-        assert startup_seconds < 5
+    with serving(env=env, cwd=tmp_path) as (base_url, _):
         assert httpx.get(f"{base_url}/health").status_code == 200
         ready = httpx.get(f"{base_url}/ready")
         assert ready.status_code == 200, ready.text
