@@ -4,6 +4,7 @@ metrics summed over several worker processes."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,6 +65,17 @@ def _scraped_count(base_url: str) -> float:
     )
 
 
+def _wait_for_workers(output: Path, count: int, timeout: float = 60) -> None:
+    # /health answers as soon as one worker is up; requests sent before the other
+    # has started all go to the first, and the test would prove nothing.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if output.read_text().count("Application startup complete") >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} workers did not start:\n{output.read_text()}")
+
+
 def _count_per_worker(directory: Path) -> dict[str, float]:
     counts = {}
     for path in directory.glob("histogram_*.db"):
@@ -90,6 +102,7 @@ def test_metrics_are_summed_across_two_workers(json_env: dict[str, str], tmp_pat
         base_url,
         _,
     ):
+        _wait_for_workers(output, 2)
         assert not (directory / "counter_1.db").exists()
         sent = 0
         per_worker: dict[str, float] = {}
