@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from collector.query.distribution import nice_ceiling
 from dashboard.vitals import Rating, Vital
 
 _YScale = Callable[[float], float]
@@ -165,17 +166,6 @@ def _bands(vital: Vital, top: float, y_of: _YScale) -> list[Band]:
             )
         )
     return bands
-
-
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above ``value`` (a round axis maximum)."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
 
 
 def _ticks(top: float, count: int | None = None) -> list[float]:
@@ -347,12 +337,3 @@ def histogram(*, vital: Vital, bins: Sequence[Bin], title: str) -> Histogram:
         ],
         table=table,
     )
-
-
-def equal_bins(*, values: Sequence[float], top: float, count: int = 24) -> list[Bin]:
-    """Equal-width bins from 0 to ``top``; values above ``top`` land in the last bin."""
-    width = top / count
-    counts = [0] * count
-    for value in values:
-        counts[min(int(max(value, 0.0) / width), count - 1)] += 1
-    return [Bin(i * width, (i + 1) * width, c) for i, c in enumerate(counts)]

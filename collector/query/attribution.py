@@ -1,22 +1,26 @@
 """Attribution: which elements make a metric bad, per route, from raw rows' attribution.
 
 web-vitals' attribution build names the element behind each report (the LCP
-element, the INP interaction target, the CLS largest-shift source). Those names
-are not rolled up, so this reads raw rows of a bounded window.
+element, the INP interaction target, the CLS largest-shift source) and how the time
+splits (LCP sub-parts, INP phases). Those are not rolled up, so this reads raw rows
+of a bounded window.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+from statistics import median
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.errors import InvalidInput
+from collector.query.raw_rows import raw_conditions
 from collector.query.schemas import Attribution, AttributionRow
 from collector.query.sketch import POOR, nearest_rank, rating_of
 from collector.query.windows import SNAP_SLACK, Window
@@ -31,6 +35,21 @@ TARGET_KEYS: Mapping[str, tuple[str, ...]] = {
     "CLS": ("largestShiftTarget",),
     "FID": ("eventTarget",),
 }
+# What else a row tells about its element: the most frequent value of one key...
+DETAIL_KEYS: Mapping[str, str] = {
+    "LCP": "url",
+    "INP": "interactionType",
+    "CLS": "loadState",
+    "FID": "eventType",
+}
+# ...and the median of each part the value splits into (LCP sub-parts, INP phases).
+PART_KEYS: Mapping[str, tuple[str, ...]] = {
+    "LCP": ("timeToFirstByte", "resourceLoadDelay", "resourceLoadDuration", "elementRenderDelay"),
+    "INP": ("inputDelay", "processingDuration", "presentationDelay"),
+    "CLS": ("largestShiftValue",),
+    "FID": (),
+}
+ORDERS = ("p75", "count", "impact")
 
 
 def target_of(metric: str, attribution: Mapping[str, Any] | None) -> str | None:
@@ -44,6 +63,50 @@ def target_of(metric: str, attribution: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def parse_order(text: str) -> str:
+    """How to rank attributed elements: worst p75, most reports, or p75 × reports."""
+    order = text.strip().lower()
+    if order not in ORDERS:
+        raise InvalidInput(
+            f"bad order {text[:20]!r}; allowed: {', '.join(ORDERS)}",
+            details={"field": "order", "allowed": list(ORDERS)},
+        )
+    return order
+
+
+@dataclass(slots=True)
+class _Culprit:
+    """What the reports attributed to one (route, element) pair said."""
+
+    values: array[float] = field(default_factory=lambda: array("d"))
+    details: Counter[str] = field(default_factory=Counter)
+    parts: dict[str, array[float]] = field(default_factory=lambda: defaultdict(lambda: array("d")))
+
+    def add(self, metric: str, value: float, attribution: Mapping[str, Any]) -> None:
+        self.values.append(value)
+        detail = attribution.get(DETAIL_KEYS.get(metric, ""))
+        if isinstance(detail, str) and detail:
+            self.details[detail] += 1
+        for key in PART_KEYS.get(metric, ()):
+            part = attribution.get(key)
+            if isinstance(part, int | float) and not isinstance(part, bool):
+                self.parts[key].append(float(part))
+
+    def row(self, metric: str, route: str, target: str) -> AttributionRow:
+        ordered = sorted(self.values)
+        poor = sum(1 for value in ordered if rating_of(metric, value) == POOR)
+        common = self.details.most_common(1)
+        return AttributionRow(
+            route=route,
+            target=target,
+            count=len(ordered),
+            p75=ordered[nearest_rank(0.75, len(ordered)) - 1],
+            poor=poor / len(ordered),
+            detail=common[0][0] if common else None,
+            parts={key: float(median(found)) for key, found in self.parts.items() if found},
+        )
+
+
 async def attribute(
     *,
     conn: AsyncConnection,
@@ -53,8 +116,14 @@ async def attribute(
     filters: Mapping[str, str] | None = None,
     limit: int = 10,
     min_count: int = 1,
+    order: str = "p75",
 ) -> Attribution:
-    """The ``limit`` worst (route, element) pairs by p75 among those seen ``min_count`` times."""
+    """The ``limit`` worst (route, element) pairs among those seen ``min_count`` times.
+
+    ``order`` ranks them by p75, by count, or by impact (count × p75: what fixing helps
+    most). Each pair carries its most frequent detail (LCP resource URL, INP interaction
+    type, CLS load state) and the median of each part of the value.
+    """
     if metric not in TARGET_KEYS:
         raise InvalidInput(
             f"{metric} reports name no element; allowed: {', '.join(TARGET_KEYS)}",
@@ -65,41 +134,22 @@ async def attribute(
             f"attribution reads raw rows: at most {ATTRIBUTION_MAX_WINDOW.days} days",
             details={"field": "from", "max_days": ATTRIBUTION_MAX_WINDOW.days},
         )
-    conditions = [
-        events.c.site_id == site.id,
-        events.c.metric == metric,
-        events.c.ts >= window.start,
-        events.c.ts < window.end,
-        events.c.attribution.is_not(None),
-    ]
-    for dimension, value in (filters or {}).items():
-        column = events.c[dimension]
-        conditions.append(
-            (func.coalesce(column, "") if dimension == "country" else column) == value
-        )
-    query = select(events.c.route, events.c.value, events.c.attribution).where(*conditions)
-    values: dict[tuple[str, str], array[float]] = defaultdict(lambda: array("d"))
+    conditions = raw_conditions(site_id=site.id, metrics=(metric,), window=window, filters=filters)
+    query = select(events.c.route, events.c.value, events.c.attribution).where(
+        *conditions, events.c.attribution.is_not(None)
+    )
+    culprits: dict[tuple[str, str], _Culprit] = defaultdict(_Culprit)
     async with conn.stream(query.execution_options(yield_per=10_000)) as result:
         async for row in result:
             target = target_of(metric, row.attribution)
             if target is not None:
-                values[(row.route, target)].append(row.value)
-    rows = []
-    for (route, target), observed in values.items():
-        if len(observed) < min_count:
-            continue
-        ordered = sorted(observed)
-        poor = sum(1 for value in ordered if rating_of(metric, value) == POOR)
-        rows.append(
-            AttributionRow(
-                route=route,
-                target=target,
-                count=len(ordered),
-                p75=ordered[nearest_rank(0.75, len(ordered)) - 1],
-                poor=poor / len(ordered),
-            )
-        )
-    rows.sort(key=lambda row: (-row.p75, -row.count, row.route, row.target))
+                culprits[(row.route, target)].add(metric, row.value, row.attribution)
+    rows = [
+        culprit.row(metric, route, target)
+        for (route, target), culprit in culprits.items()
+        if len(culprit.values) >= min_count
+    ]
+    rows.sort(key=_RANKINGS[order])
     return Attribution(
         site=site.key,
         start=window.start,
@@ -108,3 +158,10 @@ async def attribute(
         metric=metric,
         rows=rows[:limit],
     )
+
+
+_RANKINGS = {
+    "p75": lambda r: (-r.p75, -r.count, r.route, r.target),
+    "count": lambda r: (-r.count, -r.p75, r.route, r.target),
+    "impact": lambda r: (-r.count * r.p75, -r.p75, r.route, r.target),
+}

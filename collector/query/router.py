@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, RuntimeDep, SiteReader
-from collector.query import attribution, export, score, service
+from collector.query import attribution, distribution, export, score, service
 from collector.query.levels import DAY
 from collector.query.params import (
     parse_dimension,
@@ -22,7 +22,14 @@ from collector.query.params import (
     parse_order,
     parse_percentile,
 )
-from collector.query.schemas import Attribution, Breakdown, Scores, Summary, Timeseries
+from collector.query.schemas import (
+    Attribution,
+    Breakdown,
+    Distribution,
+    Scores,
+    Summary,
+    Timeseries,
+)
 from collector.query.windows import Window, resolve_window
 
 router = APIRouter(prefix="/api/v1/sites/{key}", tags=["query"])
@@ -156,8 +163,12 @@ async def attribution_top(
     metric: str = "LCP",
     limit: int = 10,
     min_count: Annotated[int, Query(ge=1)] = 1,
+    order: str = "p75",
 ) -> Attribution:
-    """The worst LCP elements, INP targets or CLS sources per route (raw rows, ≤ 7 days)."""
+    """The worst LCP elements, INP targets or CLS sources per route (raw rows, ≤ 7 days).
+
+    Ranked by p75, count or impact (count × p75); each with its sub-parts' medians.
+    """
     return await attribution.attribute(
         conn=conn,
         site=site,
@@ -166,6 +177,29 @@ async def attribution_top(
         filters=filters,
         limit=parse_limit(limit),
         min_count=min_count,
+        order=attribution.parse_order(order),
+    )
+
+
+@router.get("/distribution")
+async def value_distribution(
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    metric: str = "LCP",
+    bins: int = distribution.DEFAULT_BINS,
+    exact: Exact = False,
+) -> Distribution:
+    """How a metric's values spread: equal-width bins from 0, for a histogram."""
+    return await distribution.distribution(
+        conn=conn,
+        site=site,
+        window=window.resolve(),
+        metric=parse_metric(metric),
+        filters=filters,
+        bins=distribution.parse_bins(bins),
+        exact=exact,
     )
 
 

@@ -73,13 +73,15 @@ class Breakdown(_Windowed):
 
 
 class AttributionRow(BaseModel):
-    """One (route, element) pair and how bad the metric is where it is attributed."""
+    """One (route, element) pair, how bad the metric is there, and what its reports detail."""
 
     route: str
     target: str
     count: int
     p75: float
     poor: float
+    detail: str | None = None
+    parts: dict[str, float] = Field(default_factory=dict)
 
 
 class Attribution(_Windowed):
@@ -109,3 +111,47 @@ class Scores(_Windowed):
 
     site_score: ScoreCard
     routes: list[RouteScore]
+
+
+class DistributionBin(BaseModel):
+    """Observations with ``low <= value < high`` (the last bin also holds larger values)."""
+
+    low: float
+    high: float
+    count: int
+
+
+class Distribution(_Windowed):
+    """How one metric's values spread, in equal-width bins from 0."""
+
+    metric: str
+    count: int
+    bins: list[DistributionBin]
+
+
+class MetricChange(BaseModel):
+    """One metric in a window and in the window of the same length just before it."""
+
+    now: MetricStats
+    before: MetricStats
+    p75_change: float | None = Field(
+        description="relative change of p75 (0.1: 10 % higher); null without both p75s"
+    )
+
+
+class Comparison(_Windowed):
+    """Each metric now and in the previous window of the same length."""
+
+    previous_start: datetime = Field(serialization_alias="previous_from")
+    metrics: dict[str, MetricChange]
+
+
+class Worsening(BaseModel):
+    """A route whose p75 of a metric got clearly worse than in the previous window."""
+
+    route: str
+    metric: str
+    before: float
+    now: float
+    count: int
+    change: float

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from collector.deps import Conn, RuntimeDep
 from collector.errors import Unauthenticated
-from dashboard import auth, fieldquery
+from dashboard import auth, figures
 from dashboard.deps import Codec, MaybePrincipal
 from dashboard.rendering import PREFIX, render, set_csrf_cookie, site_url
 from dashboard.session import (
@@ -38,7 +38,7 @@ async def home(
         notices = ["You are logged out."] if "logged_out" in request.query_params else []
         return await render(request, "login.html", next=safe_next(next), notices=notices)
     sites = await auth.visible_sites(conn=conn, principal=principal)
-    glances = [await fieldquery.site_glance(conn=conn, site=site) for site in sites]
+    glances = [await figures.site_glance(conn=conn, site=site) for site in sites]
     return await render(
         request, "sites.html", principal=principal, sites=list(zip(sites, glances, strict=True))
     )

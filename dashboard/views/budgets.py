@@ -8,8 +8,9 @@ from starlette.responses import Response
 from collector.budgets import projects as budget_projects
 from collector.budgets import service as budgets_service
 from collector.deps import Conn
-from dashboard import fieldquery
+from collector.query.comparison import worsened_routes
 from dashboard.deps import LoggedIn, ShownSite
+from dashboard.figures import view_window
 from dashboard.filters import Filters
 from dashboard.rendering import render
 
@@ -23,7 +24,7 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
     """Budget verdicts of CI builds with what failed and regressed; field regressions too."""
     checks = await budgets_service.list_checks(conn=conn, site_id=site.id, limit=CHECKS_SHOWN)
     projects = await budget_projects.list_projects(conn=conn, site_id=site.id)
-    field = await fieldquery.field_view(conn=conn, site=site, filters=Filters())
+    movers = await worsened_routes(conn=conn, site=site, window=view_window(Filters()))
     return await render(
         request,
         "budgets.html",
@@ -32,6 +33,6 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
         active="budgets",
         checks=checks,
         projects=projects,
-        movers=field.movers,
+        movers=movers,
         base_url=str(request.base_url).rstrip("/"),
     )

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from collector.deps import Conn, RuntimeDep
-from collector.errors import NotFound
-from collector.storage import raw_reads
-from dashboard import fielddata, fieldquery
-from dashboard.charts import distribution_bar, histogram, trend_chart
+from collector.errors import InvalidInput, NotFound
+from collector.query.beacons import route_seen
+from collector.query.schemas import AttributionRow
+from dashboard import figures
+from dashboard.charts import Bin, distribution_bar, histogram, trend_chart
 from dashboard.deps import LoggedIn, ShownSite
-from dashboard.filters import parse_filters
+from dashboard.filters import WINDOW_LABELS, Filters, parse_filters
 from dashboard.rendering import render
 from dashboard.vitals import CORE_VITALS, VITALS
 
 router = APIRouter()
 
 SORTS = {"views": "Traffic", "LCP": "p75 LCP", "INP": "p75 INP", "CLS": "p75 CLS"}
+# Filters no rollup level keeps together are read from raw rows, for a week at most.
+RAW_WINDOW = "7d"
+
+_Built = TypeVar("_Built")
 
 
-def _charts(view: fielddata.FieldView, subject: str) -> dict[str, object]:
+def _charts(view: figures.FieldView, subject: str) -> dict[str, object]:
     return {
         name: trend_chart(
             vital=VITALS[name],
@@ -36,7 +43,7 @@ def _charts(view: fielddata.FieldView, subject: str) -> dict[str, object]:
     }
 
 
-def _bars(view: fielddata.FieldView) -> dict[str, object]:
+def _bars(view: figures.FieldView) -> dict[str, object]:
     return {
         name: distribution_bar(good=s.good, ni=s.needs_improvement, poor=s.poor)
         for name, s in view.summaries.items()
@@ -48,12 +55,33 @@ def beacon_endpoint(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/api/vitals"
 
 
+async def _within_raw_limits(
+    build: Callable[[Filters], Awaitable[_Built]], filters: Filters, notices: list[str]
+) -> tuple[_Built, Filters]:
+    """``build(filters)``; for filters only raw rows answer, over a week at most, with a notice."""
+    try:
+        return await build(filters), filters
+    except InvalidInput:
+        if filters.span <= figures.ATTRIBUTION_SPAN:
+            raise
+    shorter = replace(filters, window=RAW_WINDOW)
+    notices.append(
+        f"These filters together are read from raw beacons, for up to 7 days: showing the "
+        f"{WINDOW_LABELS[RAW_WINDOW].lower()} instead of the {filters.window_label.lower()}."
+    )
+    return await build(shorter), shorter
+
+
 @router.get("/sites/{key}", name="overview")
 async def overview(request: Request, site: ShownSite, principal: LoggedIn, conn: Conn) -> Response:
     """Cards, distribution and trends of every Web Vital for the filtered traffic."""
     parsed = parse_filters(request.query_params)
-    view = await fieldquery.field_view(conn=conn, site=site, filters=parsed.filters)
-    choices = await fielddata.filter_choices(conn=conn, site_id=site.id, filters=parsed.filters)
+    notices = list(parsed.notices)
+
+    async def build(filters: Filters) -> figures.FieldView:
+        return await figures.field_view(conn=conn, site=site, filters=filters)
+
+    view, filters = await _within_raw_limits(build, parsed.filters, notices)
     busiest = view.routes[:12]
     slowest = sorted(busiest, key=lambda row: row.p75.get("LCP") or -1.0, reverse=True)[:5]
     return await render(
@@ -63,9 +91,9 @@ async def overview(request: Request, site: ShownSite, principal: LoggedIn, conn:
         principal=principal,
         site=site,
         active="",
-        notices=parsed.notices,
-        filters=parsed.filters,
-        choices=choices,
+        notices=notices,
+        filters=filters,
+        choices=await figures.filter_choices(conn=conn, site=site, window=view.window),
         view=view,
         charts=_charts(view, site.name),
         bars=_bars(view),
@@ -87,8 +115,17 @@ async def pages(
     if sort not in SORTS:
         notices.append(f"Ignored sort “{sort[:60]}”: use one of {', '.join(SORTS)}.")
         sort = "views"
-    view = await fieldquery.field_view(conn=conn, site=site, filters=parsed.filters)
-    choices = await fielddata.filter_choices(conn=conn, site_id=site.id, filters=parsed.filters)
+
+    async def build(filters: Filters) -> figures.FieldView:
+        window = figures.view_window(filters)
+        dims = figures.dimensions_of(filters)
+        return figures.FieldView(
+            window=window,
+            summaries=await figures.cards(conn=conn, site=site, window=window, dims=dims),
+            routes=await figures.table(conn=conn, site=site, window=window, dims=dims, by="route"),
+        )
+
+    view, filters = await _within_raw_limits(build, parsed.filters, notices)
     routes = view.routes
     if sort != "views":
         routes = sorted(routes, key=lambda row: row.p75.get(sort) or -1.0, reverse=True)
@@ -99,8 +136,8 @@ async def pages(
         site=site,
         active="pages",
         notices=notices,
-        filters=parsed.filters,
-        choices=choices,
+        filters=filters,
+        choices=await figures.filter_choices(conn=conn, site=site, window=view.window),
         view=view,
         routes=routes,
         sort=sort,
@@ -108,6 +145,14 @@ async def pages(
         core=CORE_VITALS,
         endpoint=beacon_endpoint(request),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDetails:
+    """What the route view shows beyond the overview's figures."""
+
+    culprits: dict[str, list[AttributionRow]]
+    bins: list[Bin]
 
 
 @router.get("/sites/{key}/routes/{route:path}", name="route")
@@ -122,22 +167,31 @@ async def route_view(
 ) -> Response:
     """One route: its cards, trends, value histogram and the elements to blame."""
     route = "/" + route
-    since = datetime.now(UTC) - timedelta(days=runtime.settings.retention_days)
-    known = await raw_reads.has_samples(
-        conn, site_id=site.id, since=since, dimensions={"route": route}
-    )
-    if not known:
+    now = datetime.now(UTC)
+    since = now - timedelta(days=runtime.settings.retention_days)
+    if not await route_seen(conn=conn, site=site, route=route, since=since, until=now):
         raise NotFound(f"No beacons from route “{route[:200]}” on {site.name}.")
     parsed = parse_filters(request.query_params)
-    filters = parsed.filters.without_route()
-    scoped = replace(filters, route=route)
     notices = list(parsed.notices)
     if metric is not None and metric not in VITALS:
         notices.append(f"Ignored metric “{metric[:60]}”: use one of {', '.join(VITALS)}.")
         metric = None
-    view = await fieldquery.field_view(conn=conn, site=site, filters=scoped)
-    culprits = await fielddata.attribution(conn=conn, site_id=site.id, filters=scoped)
     shown_metric = metric or "LCP"
+
+    async def build(filters: Filters) -> tuple[figures.FieldView, RouteDetails]:
+        view = await figures.field_view(conn=conn, site=site, filters=filters)
+        dims = figures.dimensions_of(filters)
+        details = RouteDetails(
+            culprits=await figures.culprits(conn=conn, site=site, window=view.window, dims=dims),
+            bins=await figures.histogram_bins(
+                conn=conn, site=site, window=view.window, dims=dims, metric=shown_metric
+            ),
+        )
+        return view, details
+
+    scoped = replace(parsed.filters.without_route(), route=route)
+    (view, details), scoped = await _within_raw_limits(build, scoped, notices)
+    filters = scoped.without_route()
     vital = VITALS[shown_metric]
     return await render(
         request,
@@ -147,21 +201,16 @@ async def route_view(
         active="pages",
         notices=notices,
         filters=filters,
-        choices=await fielddata.filter_choices(conn=conn, site_id=site.id, filters=filters),
+        choices=await figures.filter_choices(conn=conn, site=site, window=view.window),
         route=route,
         view=view,
         charts=_charts(view, route),
         bars=_bars(view),
         metric=shown_metric,
         histogram=histogram(
-            vital=vital,
-            bins=fielddata.histogram_bins(
-                shown_metric,
-                await fielddata.metric_values(
-                    conn=conn, site_id=site.id, filters=scoped, metric=shown_metric
-                ),
-            ),
-            title=f"How {vital.name} values of {route} spread",
+            vital=vital, bins=details.bins, title=f"How {vital.name} values of {route} spread"
         ),
-        culprits=culprits,
+        culprits=details.culprits,
+        part_labels=figures.PART_LABELS,
+        attribution_clipped=figures.attribution_window(view.window) != view.window,
     )

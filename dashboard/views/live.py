@@ -13,10 +13,10 @@ from starlette.responses import Response
 
 from collector.deps import Conn, bearer_token
 from collector.errors import Forbidden, NotFound
+from collector.query.beacons import recent_beacons
 from collector.runtime import Runtime
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
-from collector.storage import raw_reads
 from dashboard.deps import LoggedIn, ShownSite, principal_of, session_codec
 from dashboard.live import LiveFull, LiveHub
 from dashboard.rendering import render
@@ -36,8 +36,8 @@ CLOSE_TRY_LATER = 1013
 @router.get("/sites/{key}/live", name="live")
 async def live_page(request: Request, site: ShownSite, principal: LoggedIn, conn: Conn) -> Response:
     """Recent beacons as the page loads; new ones stream in over the WebSocket."""
-    recent = await raw_reads.recent_events(
-        conn,
+    recent = await recent_beacons(
+        conn=conn,
         site_id=site.id,
         metrics=tuple(VITALS),
         since=datetime.now(UTC) - timedelta(days=1),

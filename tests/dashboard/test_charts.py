@@ -10,7 +10,6 @@ from dashboard.charts import (
     Bin,
     TrendPoint,
     distribution_bar,
-    equal_bins,
     histogram,
     nice_ceiling,
     trend_chart,
@@ -109,13 +108,6 @@ def test_distribution_bar_segments_fill_the_bar_in_rating_order() -> None:
 
 def test_distribution_bar_without_samples_is_empty() -> None:
     assert distribution_bar(good=None, ni=None, poor=None).empty
-
-
-def test_equal_bins_put_outliers_in_the_last_bin() -> None:
-    bins = equal_bins(values=[0.0, 1.0, 9.9, 500.0], top=10.0, count=10)
-
-    assert [b.count for b in bins] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 2]
-    assert bins[-1].high == pytest.approx(10.0)
 
 
 def test_histogram_marks_thresholds_and_rates_bars() -> None:
