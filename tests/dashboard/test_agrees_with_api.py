@@ -170,3 +170,27 @@ async def test_route_view_attribution_is_the_read_api_attribution(
     first = answer["rows"][0]
     assert set(first["parts"]) == {"inputDelay", "processingDuration", "presentationDelay"}
     assert f"input delay {VITALS['INP'].format(first['parts']['inputDelay'])}" in section
+
+
+async def test_filters_only_raw_rows_answer_show_the_last_week_with_a_notice(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    site = await _demo_site(engine)
+    await log_in(client, site.read_token)
+    chosen = {"route": "/product/:id", "browser": "safari"}
+
+    page = await client.get(f"/dashboard/sites/{site.key}?{urlencode({'window': '28d', **chosen})}")
+    summary = await _api(client, site, "summary", **{"from": "7d"}, **chosen)
+    too_long = await client.get(
+        f"/api/v1/sites/{site.key}/summary?{urlencode({'from': '28d', **chosen})}",
+        headers={"Authorization": f"Bearer {site.read_token}"},
+    )
+
+    assert page.status_code == 200
+    assert too_long.status_code == 400
+    assert "read from raw beacons, for up to 7 days" in page.text
+    assert '<option value="7d" selected>' in page.text
+    assert summary["source"] == "raw"
+    for name, (shown, count) in _cards(page.text).items():
+        stats = summary["metrics"][name]
+        assert (shown, count) == (VITALS[name].format(stats["p75"]), stats["count"]), name
