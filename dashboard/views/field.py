@@ -17,7 +17,7 @@ from collector.query.schemas import AttributionRow
 from dashboard import figures
 from dashboard.charts import Bin, distribution_bar, histogram, trend_chart
 from dashboard.deps import LoggedIn, ShownSite
-from dashboard.filters import WINDOW_LABELS, Filters, parse_filters
+from dashboard.filters import WINDOW_LABELS, WINDOWS, Filters, parse_filters
 from dashboard.rendering import render
 from dashboard.vitals import CORE_VITALS, VITALS
 
@@ -62,7 +62,7 @@ async def _within_raw_limits(
     try:
         return await build(filters), filters
     except InvalidInput:
-        if filters.span <= figures.ATTRIBUTION_SPAN:
+        if filters.span <= WINDOWS[RAW_WINDOW]:
             raise
     shorter = replace(filters, window=RAW_WINDOW)
     notices.append(
