@@ -28,7 +28,6 @@ from dashboard.vitals import CORE_VITALS, VITALS, Rating, Vital
 # Trend periods: about 24-28 points per chart, enough to see a change, few enough that
 # five charts stay a small page. Filters only day-grained rollups keep get a point a day.
 TREND_STEPS = {"24h": HOUR, "7d": 6 * HOUR, "14d": 12 * HOUR, "28d": DAY}
-ROUTES_SHOWN = 200
 CULPRITS_SHOWN = 6
 CHOICES_SHOWN = 12
 # Attribution is read from raw rows, for a week at most: longer windows show their last week.
@@ -168,13 +167,18 @@ async def field_view(
     """The cards, trends, route and device tables and movers of a view."""
     window = view_window(filters, now)
     dims = dimensions_of(filters)
+    routes = await _by_metric(conn=conn, site=site, window=window, dims=dims, by="route")
+    routes_before = await _by_metric(
+        conn=conn, site=site, window=comparison.previous_window(window), dims=dims, by="route"
+    )
+    devices = await _by_metric(conn=conn, site=site, window=window, dims=dims, by="device")
     return FieldView(
         window=window,
         summaries=await cards(conn=conn, site=site, window=window, dims=dims),
         trends=await trends(conn=conn, site=site, window=window, dims=dims, filters=filters),
-        routes=await table(conn=conn, site=site, window=window, dims=dims, by="route"),
-        movers=await comparison.worsened_routes(conn=conn, site=site, window=window, filters=dims),
-        devices=await table(conn=conn, site=site, window=window, dims=dims, by="device"),
+        routes=_rows(routes),
+        movers=comparison.worsened(routes, routes_before),
+        devices=_rows(devices),
     )
 
 
@@ -201,23 +205,28 @@ async def table(
     *, conn: AsyncConnection, site: Site, window: Window, dims: Mapping[str, str], by: str
 ) -> list[RouteRow]:
     """The busiest values of ``by`` (route or device) with the p75 of each Core Web Vital."""
-    merged: dict[str, RouteRow] = {}
-    for name in CORE_VITALS:
-        breakdown = await service.break_down(
-            conn=conn,
-            site=site,
-            window=window,
-            metric=name,
-            by=by,
-            filters=dims,
-            order="count",
-            limit=ROUTES_SHOWN,
+    return _rows(await _by_metric(conn=conn, site=site, window=window, dims=dims, by=by))
+
+
+async def _by_metric(
+    *, conn: AsyncConnection, site: Site, window: Window, dims: Mapping[str, str], by: str
+) -> dict[str, dict[str, MetricStats]]:
+    """Each Core Web Vital's statistics per value of ``by``."""
+    return {
+        name: await comparison.group_stats(
+            conn=conn, site=site, window=window, metric=name, by=by, filters=dims
         )
-        for row in breakdown.rows:
-            key = row.value or "unknown"
+        for name in CORE_VITALS
+    }
+
+
+def _rows(by_metric: Mapping[str, Mapping[str, MetricStats]]) -> list[RouteRow]:
+    merged: dict[str, RouteRow] = {}
+    for name, groups in by_metric.items():
+        for key, stats in groups.items():
             found = merged.setdefault(key, RouteRow(key, 0, dict.fromkeys(CORE_VITALS)))
-            found.p75[name] = row.p75
-            found.views = max(found.views, row.count)
+            found.p75[name] = stats.p75
+            found.views = max(found.views, stats.count)
     return sorted(merged.values(), key=lambda row: (-row.views, row.route))
 
 

@@ -22,7 +22,7 @@ from collector.sites.schemas import Site
 # called out: fewer samples make p75 too noisy to flag.
 WORSENING_MIN_SAMPLES = 30
 WORSENING_MIN_CHANGE = 0.15
-ROUTES_COMPARED = 200
+GROUPS_COMPARED = 200
 
 
 def previous_window(window: Window) -> Window:
@@ -81,12 +81,34 @@ async def worsened_routes(
     limit: int = 3,
 ) -> list[Worsening]:
     """Busy routes whose p75 got at least 15 % worse than in the previous window, worst first."""
-    found = []
+    now, before = {}, {}
     for metric in metrics:
-        now = await _route_stats(conn, site, window, metric, filters)
-        before = await _route_stats(conn, site, previous_window(window), metric, filters)
-        for route, stats in now.items():
-            past = before.get(route)
+        now[metric] = await group_stats(
+            conn=conn, site=site, window=window, metric=metric, by="route", filters=filters
+        )
+        before[metric] = await group_stats(
+            conn=conn,
+            site=site,
+            window=previous_window(window),
+            metric=metric,
+            by="route",
+            filters=filters,
+        )
+    return worsened(now, before, limit=limit)
+
+
+def worsened(
+    now: Mapping[str, Mapping[str, MetricStats]],
+    before: Mapping[str, Mapping[str, MetricStats]],
+    *,
+    limit: int = 3,
+) -> list[Worsening]:
+    """The routes of ``now`` (metric → route → stats) clearly worse than ``before``."""
+    found = []
+    for metric, routes in now.items():
+        earlier = before.get(metric, {})
+        for route, stats in routes.items():
+            past = earlier.get(route)
             if past is None or min(stats.count, past.count) < WORSENING_MIN_SAMPLES:
                 continue
             if stats.p75 is None or not past.p75:
@@ -107,21 +129,24 @@ async def worsened_routes(
     return found[:limit]
 
 
-async def _route_stats(
+async def group_stats(
+    *,
     conn: AsyncConnection,
     site: Site,
     window: Window,
     metric: str,
-    filters: Mapping[str, str] | None,
+    by: str,
+    filters: Mapping[str, str] | None = None,
 ) -> dict[str, MetricStats]:
+    """The statistics of the ``GROUPS_COMPARED`` most observed values of ``by``."""
     breakdown = await service.break_down(
         conn=conn,
         site=site,
         window=window,
         metric=metric,
-        by="route",
+        by=by,
         filters=filters,
         order="count",
-        limit=ROUTES_COMPARED,
+        limit=GROUPS_COMPARED,
     )
-    return {row.value or "": row for row in breakdown.rows}
+    return {row.value or "unknown": row for row in breakdown.rows}

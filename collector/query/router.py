@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, RuntimeDep, SiteReader
-from collector.query import attribution, distribution, export, score, service
+from collector.query import attribution, comparison, distribution, export, score, service
 from collector.query.levels import DAY
 from collector.query.params import (
     parse_dimension,
@@ -25,6 +25,7 @@ from collector.query.params import (
 from collector.query.schemas import (
     Attribution,
     Breakdown,
+    Comparison,
     Distribution,
     Scores,
     Summary,
@@ -94,6 +95,26 @@ async def summary(
 ) -> Summary:
     """Count, p50/p75/p90/p95/p99 and good / needs-improvement / poor shares per metric."""
     return await service.summarize(
+        conn=conn,
+        site=site,
+        window=window.resolve(),
+        metrics=parse_metrics(metric),
+        filters=filters,
+        exact=exact,
+    )
+
+
+@router.get("/comparison")
+async def compare_windows(
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    metric: str | None = None,
+    exact: Exact = False,
+) -> Comparison:
+    """Each metric's summary now and in the previous window of the same length."""
+    return await comparison.compare(
         conn=conn,
         site=site,
         window=window.resolve(),

@@ -58,6 +58,11 @@ def _cards(page: str) -> dict[str, tuple[str, int]]:
     return found
 
 
+def _card(page: str, name: str) -> str:
+    start = page.index(f'id="card-{name}"')
+    return page[start : page.index("</article>", start)]
+
+
 async def _api(client: httpx.AsyncClient, site: CreatedSite, path: str, **params: str) -> dict:
     answer = await client.get(
         f"/api/v1/sites/{site.key}/{path}?{urlencode(params)}",
@@ -78,6 +83,7 @@ async def test_overview_cards_are_the_read_api_summary(
     page = await client.get(f"/dashboard/sites/{site.key}?{urlencode(shown)}")
     window = shown.get("window", "7d")
     summary = await _api(client, site, "summary", **{"from": window}, **asked)
+    compared = await _api(client, site, "comparison", **{"from": window}, **asked)
 
     assert page.status_code == 200
     assert 'class="notice"' not in page.text
@@ -86,6 +92,12 @@ async def test_overview_cards_are_the_read_api_summary(
     for name, vital in VITALS.items():
         stats = summary["metrics"][name]
         assert cards[name] == (vital.format(stats["p75"]), stats["count"]), name
+        assert compared["metrics"][name]["now"] == stats
+        before = compared["metrics"][name]["before"]["p75"]
+        if before is not None and stats["p75"] is not None:
+            assert f"(was {vital.format(before)})" in _card(page.text, name) or (
+                f"({vital.format(before)})" in _card(page.text, name)
+            ), name
 
 
 async def test_pages_table_is_the_read_api_breakdown(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,3 +78,26 @@ async def test_route_seen_and_recent_beacons(engine: AsyncEngine) -> None:
     assert not other
     assert len(recent) == 1
     assert recent[0].route == "/cart"
+
+
+async def test_comparison_over_http(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    created = await make_site(engine)
+    await store_events(
+        engine,
+        [  # type: ignore[list-item]
+            *_reports(created.id, "/", 1000.0, DAY - timedelta(days=2), 4),
+            *_reports(created.id, "/", 2000.0, DAY, 4),
+        ],
+    )
+    headers = {"Authorization": f"Bearer {created.read_token}"}
+    window = "from=2026-11-16T00:00:00Z&to=2026-11-18T00:00:00Z"
+    base = f"/api/v1/sites/{created.key}/comparison?{window}"
+
+    body = (await client.get(f"{base}&metric=LCP", headers=headers)).json()
+    unknown = await client.get(f"{base}&metric=XYZ", headers=headers)
+
+    assert body["previous_from"] == "2026-11-14T00:00:00Z"
+    assert body["metrics"]["LCP"]["now"]["count"] == 4
+    assert body["metrics"]["LCP"]["before"]["count"] == 4
+    assert body["metrics"]["LCP"]["p75_change"] == pytest.approx(1.0, abs=0.03)
+    assert unknown.status_code == 400
