@@ -21,6 +21,7 @@ from collector.budgets.build_files import files_from_directory, files_from_docum
 from collector.budgets.config import build_config, rc_assert_options
 from collector.budgets.config_files import classify, read_document
 from collector.budgets.engine import evaluate
+from collector.budgets.field_config import field_budgets_of_rc
 from collector.budgets.results import Evaluation
 from collector.config import load_build_context_settings
 from collector.errors import InvalidInput
@@ -52,11 +53,14 @@ def read_lhrs(path: Path) -> list[lhr_format.LHR]:
 
 
 def read_documents(paths: list[Path]) -> dict[str, Any]:
-    """Config files sorted by kind: ``lighthouserc``, ``budgets``, ``bundle_budgets``."""
+    """Config files sorted by kind: ``lighthouserc``, ``budgets``, ``bundle_budgets``,
+    ``field_budgets``."""
     documents: dict[str, Any] = {}
     for path in paths:
         document = read_document(path)
         kind = classify(document, source=str(path))
+        if kind == "field_budgets":
+            document = _field_budgets_document(document, path)
         if kind in documents:
             raise InvalidInput(f"{path}: a second {kind} document; give one of each kind")
         if kind == "lighthouserc":
@@ -65,6 +69,23 @@ def read_documents(paths: list[Path]) -> dict[str, Any]:
                 documents["budgets"] = read_document(budgets_file)
         documents[kind] = document
     return documents
+
+
+def _field_budgets_document(document: dict[str, Any], path: Path) -> Any:
+    unknown = sorted(str(key)[:40] for key in document if key != "fieldBudgets")
+    if unknown:
+        raise InvalidInput(
+            f"{path}: unknown option(s) {', '.join(unknown)}; a field budget file holds "
+            'only {"fieldBudgets": [...]}'
+        )
+    return document["fieldBudgets"]
+
+
+def has_field_budgets(documents: dict[str, Any]) -> bool:
+    """True when the documents hold field budgets (a file of them, or in a lighthouserc)."""
+    return "field_budgets" in documents or (
+        field_budgets_of_rc(documents.get("lighthouserc")) is not None
+    )
 
 
 def _split_budgets_file(rc: dict[str, Any], path: Path) -> tuple[dict[str, Any], Path | None]:
@@ -127,6 +148,11 @@ def check(
         documents = read_documents(config or [])
         if not documents and server is None:
             raise InvalidInput("give --config (offline checks need a budget configuration)")
+        if server is None and has_field_budgets(documents):
+            raise InvalidInput(
+                "field budgets are checked against the site's RUM data on a perfbeacon "
+                "server: add --server URL --token T"
+            )
         lhrs = read_lhrs(lhr) if lhr is not None else []
         stats = _bundle_files(bundle_stats)
         if server is not None and token is not None:
@@ -183,6 +209,7 @@ def _check_on_server(
         "lighthouserc": documents.get("lighthouserc"),
         "budgets": documents.get("budgets"),
         "bundle_budgets": documents.get("bundle_budgets"),
+        "field_budgets": documents.get("field_budgets"),
         "bundle_stats": stats,
     }
     url = f"{server.rstrip('/')}/api/v1/budgets/check"

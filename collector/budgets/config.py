@@ -9,6 +9,11 @@ from typing import Any
 from collector.budgets.assert_config import validate_assert_options
 from collector.budgets.budget_json import budgets_to_assertions
 from collector.budgets.bundles import validate_bundle_budgets
+from collector.budgets.field_config import (
+    FieldBudget,
+    field_budgets_of_rc,
+    validate_field_budgets,
+)
 from collector.budgets.jsport import merge
 from collector.errors import InvalidInput
 
@@ -17,24 +22,42 @@ RC_CI_KEYS = frozenset({"collect", "assert", "upload", "server", "wizard", "exte
 
 @dataclass(frozen=True, slots=True)
 class BudgetConfig:
-    """What a check evaluates: assert options for LHRs and bundle budgets for build files."""
+    """What a check evaluates: assert options for LHRs, bundle budgets for build files,
+    and field budgets for the site's RUM data."""
 
     assert_options: dict[str, Any] | None = None
     bundle_budgets: list[dict[str, Any]] | None = None
+    field_budgets: tuple[FieldBudget, ...] | None = None
 
     @property
     def is_empty(self) -> bool:
         """True when the configuration asserts nothing."""
-        return self.assert_options is None and self.bundle_budgets is None
+        return (
+            self.assert_options is None
+            and self.bundle_budgets is None
+            and self.field_budgets is None
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The stored form, read back by ``from_json``."""
-        return {"assert": self.assert_options, "bundle_budgets": self.bundle_budgets}
+        field = (
+            [b.to_json() for b in self.field_budgets] if self.field_budgets is not None else None
+        )
+        return {
+            "assert": self.assert_options,
+            "bundle_budgets": self.bundle_budgets,
+            "field_budgets": field,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BudgetConfig:
         """A configuration stored by ``to_json``."""
-        return cls(assert_options=data.get("assert"), bundle_budgets=data.get("bundle_budgets"))
+        field = data.get("field_budgets")
+        return cls(
+            assert_options=data.get("assert"),
+            bundle_budgets=data.get("bundle_budgets"),
+            field_budgets=tuple(validate_field_budgets(field)) if field is not None else None,
+        )
 
 
 def rc_assert_options(rc: object, *, where: str = "lighthouserc") -> dict[str, Any] | None:
@@ -70,6 +93,7 @@ def build_config(
     lighthouserc: object = None,
     budgets: object = None,
     bundle_budgets: object = None,
+    field_budgets: object = None,
 ) -> BudgetConfig:
     """Combine the given documents into one validated configuration."""
     options: dict[str, Any] | None = None
@@ -91,4 +115,19 @@ def build_config(
     if options is not None:
         options = {k: v for k, v in options.items() if k not in ("includePassedAssertions", "lhr")}
     bundles = validate_bundle_budgets(bundle_budgets) if bundle_budgets is not None else None
-    return BudgetConfig(assert_options=options, bundle_budgets=bundles)
+    return BudgetConfig(
+        assert_options=options,
+        bundle_budgets=bundles,
+        field_budgets=_field_budgets(lighthouserc, field_budgets),
+    )
+
+
+def _field_budgets(lighthouserc: object, given: object) -> tuple[FieldBudget, ...] | None:
+    """Field budgets of the lighthouserc (``perfbeacon.fieldBudgets``) and those given."""
+    found: list[FieldBudget] = []
+    in_rc = field_budgets_of_rc(lighthouserc)
+    if in_rc is not None:
+        found += validate_field_budgets(in_rc, where="lighthouserc.perfbeacon.fieldBudgets")
+    if given is not None:
+        found += validate_field_budgets(given)
+    return tuple(found) if in_rc is not None or given is not None else None

@@ -102,14 +102,17 @@ def _last_error_line(stderr: str) -> str:
 
 
 def classify(document: Any, *, source: str) -> str:
-    """What a config document is: ``lighthouserc``, ``budgets`` or ``bundle_budgets``."""
+    """What a config document is: ``lighthouserc``, ``budgets``, ``bundle_budgets`` or
+    ``field_budgets``."""
     if isinstance(document, list):
         return "budgets"
     if isinstance(document, dict) and ("ci" in document or "lhci" in document):
         return "lighthouserc"
     if isinstance(document, dict) and isinstance(document.get("budgets"), list):
         return "bundle_budgets"
+    if isinstance(document, dict) and "fieldBudgets" in document:
+        return "field_budgets"
     raise InvalidInput(
-        f"{source}: not a lighthouserc (ci.assert), a budget.json (array) "
-        'or bundle budgets ({"budgets": [...]})'
+        f"{source}: not a lighthouserc (ci.assert), a budget.json (array), "
+        'bundle budgets ({"budgets": [...]}) or field budgets ({"fieldBudgets": [...]})'
     )

@@ -1,5 +1,6 @@
 """The one evaluation engine: lighthouserc assertions (budget.json included, turned into
-assertions as LHCI does) on LHRs, and bundle budgets on build files.
+assertions as LHCI does) on LHRs, bundle budgets on build files, and field budgets on
+what the query engine observed of the site's RUM data.
 
 >>> config = build_config(lighthouserc={"ci": {"assert": {"preset": "lighthouse:recommended"}}})
 >>> results = evaluate(config=config, lhrs=lhrs, build_files=None)
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from collector.budgets.assert_config import evaluate_assertions, resolve
 from collector.budgets.bundles import BuildFile, evaluate_bundle_budgets
 from collector.budgets.config import BudgetConfig
+from collector.budgets.field import Observation, field_results
 from collector.budgets.jsport import kebab_case
 from collector.budgets.lhr import LHR
 from collector.budgets.results import AssertionResult
@@ -20,12 +22,18 @@ from collector.errors import InvalidInput
 
 
 def evaluate(
-    *, config: BudgetConfig, lhrs: Sequence[LHR], build_files: Sequence[BuildFile] | None
+    *,
+    config: BudgetConfig,
+    lhrs: Sequence[LHR],
+    build_files: Sequence[BuildFile] | None,
+    field: Sequence[Observation] | None = None,
 ) -> list[AssertionResult]:
     """Every assertion of ``config``, passed ones included; InvalidInput when an input the
-    config needs is missing."""
+    config needs is missing. ``field`` holds one observation per field budget."""
     if config.is_empty:
-        raise InvalidInput("no budgets to check: give assertions, a budget.json or bundle budgets")
+        raise InvalidInput(
+            "no budgets to check: give assertions, a budget.json, bundle budgets or field budgets"
+        )
     results: list[AssertionResult] = []
     if config.assert_options is not None:
         if not lhrs:
@@ -35,6 +43,13 @@ def evaluate(
         if build_files is None:
             raise InvalidInput("the bundle budgets need the build's files (bundle stats)")
         results.extend(evaluate_bundle_budgets(config.bundle_budgets, build_files))
+    if config.field_budgets is not None:
+        if field is None:
+            raise InvalidInput(
+                "field budgets are checked against the site's RUM data: check them on a "
+                "perfbeacon server (perfbeacon budget check --server URL --token T)"
+            )
+        results.extend(field_results(config.field_budgets, field))
     return results
 
 

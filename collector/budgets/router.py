@@ -29,6 +29,7 @@ async def check(
             "lighthouserc": body.lighthouserc,
             "budgets": body.budgets,
             "bundle_budgets": body.bundle_budgets,
+            "field_budgets": body.field_budgets,
         },
         bundle_stats=body.bundle_stats,
     )
@@ -44,6 +45,7 @@ async def put_config(body: ConfigRequest, site: SiteFromToken, conn: Conn) -> di
         lighthouserc=body.lighthouserc,
         budgets=body.budgets,
         bundle_budgets=body.bundle_budgets,
+        field_budgets=body.field_budgets,
     )
     await service.set_site_config(conn=conn, site_id=site.id, config=config)
     return config.to_json()

@@ -161,6 +161,7 @@ class CheckRequest(BaseModel):
     lighthouserc: dict[str, Any] | None = None
     budgets: list[Any] | None = None
     bundle_budgets: dict[str, Any] | list[Any] | None = None
+    field_budgets: list[Any] | None = None
     bundle_stats: dict[str, Any] | None = None
 
 
@@ -173,6 +174,7 @@ class ConfigRequest(BaseModel):
     lighthouserc: dict[str, Any] | None = None
     budgets: list[Any] | None = None
     bundle_budgets: dict[str, Any] | list[Any] | None = None
+    field_budgets: list[Any] | None = None
 
 
 class CheckReport(BaseModel):

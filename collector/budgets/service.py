@@ -20,6 +20,7 @@ from collector.budgets import lhr as lhr_format
 from collector.budgets.build_files import files_from_document
 from collector.budgets.config import BudgetConfig, build_config
 from collector.budgets.engine import bounded_audits, evaluate, measure_of
+from collector.budgets.field import Observation, observe
 from collector.budgets.projects import project_for_site
 from collector.budgets.regressions import Samples, find_regressions, samples_from_summaries
 from collector.budgets.results import AssertionResult, Evaluation, Regression
@@ -41,16 +42,18 @@ async def check(
     bundle_stats: object | None = None,
     now: datetime | None = None,
 ) -> CheckReport:
-    """Check a build's LHRs and/or bundle files against budgets and store it.
+    """Check a build's LHRs, bundle files and/or the site's field data against budgets,
+    and store it.
 
-    ``documents`` holds any of ``assert``, ``lighthouserc``, ``budgets``, ``bundle_budgets``;
-    when it holds none, the site's stored configuration is used.
+    ``documents`` holds any of ``assert``, ``lighthouserc``, ``budgets``, ``bundle_budgets``,
+    ``field_budgets``; when it holds none, the site's stored configuration is used.
     """
     config = await _config_for(conn=conn, site=site, documents=documents)
     parsed = [lhr_format.validate_lhr(data, source=f"lhrs[{i}]") for i, data in enumerate(lhrs)]
     files = files_from_document(bundle_stats) if bundle_stats is not None else None
-    results = evaluate(config=config, lhrs=parsed, build_files=files)
     now = now or datetime.now(UTC)
+    field = await _observe_field(conn=conn, site=site, config=config, now=now)
+    results = evaluate(config=config, lhrs=parsed, build_files=files, field=field)
     try:
         project = await project_for_site(conn=conn, site=site)
         build = await builds.insert_build(
@@ -119,6 +122,7 @@ async def _config_for(
             lighthouserc=given.get("lighthouserc"),
             budgets=given.get("budgets"),
             bundle_budgets=given.get("bundle_budgets"),
+            field_budgets=given.get("field_budgets"),
         )
     stored = await get_site_config(conn=conn, site_id=site.id)
     if stored is None:
@@ -127,6 +131,14 @@ async def _config_for(
             "send assert/lighthouserc/budgets/bundle_budgets or PUT /api/v1/budgets/config"
         )
     return stored
+
+
+async def _observe_field(
+    *, conn: AsyncConnection, site: Site, config: BudgetConfig, now: datetime
+) -> list[Observation] | None:
+    if config.field_budgets is None:
+        return None
+    return await observe(conn=conn, site=site, budgets=config.field_budgets, now=now)
 
 
 async def baseline_build(*, conn: AsyncConnection, project: Project, build: Build) -> Build | None:

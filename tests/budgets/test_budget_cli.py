@@ -217,6 +217,21 @@ def test_bundle_budgets_on_a_dist_directory(tmp_path: Path) -> None:
             "--format must be one of",
         ),
         ({}, ["--lhr", ".lighthouseci"], "give --config"),
+        (
+            {"field.json": {"fieldBudgets": [{"metric": "LCP", "max": 2500}]}},
+            ["--config", "field.json"],
+            "field budgets are checked against the site's RUM data on a perfbeacon server",
+        ),
+        (
+            {"rc.json": {"ci": {}, "perfbeacon": {"fieldBudgets": [{"metric": "LCP", "max": 1}]}}},
+            ["--config", "rc.json"],
+            "field budgets are checked against the site's RUM data on a perfbeacon server",
+        ),
+        (
+            {"field.json": {"fieldBudgets": [], "budgets": 1}},
+            ["--config", "field.json"],
+            "field.json: unknown option(s) budgets",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
