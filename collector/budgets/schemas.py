@@ -188,3 +188,4 @@ class CheckReport(BaseModel):
     runs: int
     results: list[dict[str, Any]]
     regressions: list[dict[str, Any]]
+    lab_vs_field: list[dict[str, Any]] = Field(default_factory=list)

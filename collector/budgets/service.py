@@ -21,6 +21,7 @@ from collector.budgets.build_files import files_from_document
 from collector.budgets.config import BudgetConfig, build_config
 from collector.budgets.engine import bounded_audits, evaluate, measure_of
 from collector.budgets.field import Observation, observe
+from collector.budgets.lab_field import LabFieldRow, lab_versus_field
 from collector.budgets.projects import project_for_site
 from collector.budgets.regressions import Samples, find_regressions, samples_from_summaries
 from collector.budgets.results import AssertionResult, Evaluation, Regression
@@ -54,6 +55,7 @@ async def check(
     now = now or datetime.now(UTC)
     field = await _observe_field(conn=conn, site=site, config=config, now=now)
     results = evaluate(config=config, lhrs=parsed, build_files=files, field=field)
+    lab_field = await lab_versus_field(conn=conn, site=site, runs=parsed, config=config, now=now)
     try:
         project = await project_for_site(conn=conn, site=site)
         build = await builds.insert_build(
@@ -90,6 +92,7 @@ async def check(
             baseline=baseline,
             evaluation=evaluation,
             previous=previous,
+            lab_field=lab_field,
         )
         await conn.execute(
             insert(budget_checks).values(
@@ -194,6 +197,7 @@ def _report(
     baseline: Build | None,
     evaluation: Evaluation,
     previous: Samples,
+    lab_field: Sequence[LabFieldRow],
 ) -> CheckReport:
     flagged = {(r.url, r.measure): r for r in evaluation.regressions}
     return CheckReport(
@@ -205,6 +209,7 @@ def _report(
         runs=evaluation.runs,
         results=[_with_baseline(r, previous, flagged) for r in evaluation.results],
         regressions=[r.to_json() for r in evaluation.regressions],
+        lab_vs_field=[row.to_json() for row in lab_field],
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from collector.budgets import projects as budget_projects
 from collector.budgets import service as budgets_service
+from collector.budgets.lab_field import latest_lab_versus_field
 from collector.deps import Conn
 from collector.query.comparison import worsened_routes
 from dashboard.deps import LoggedIn, ShownSite
@@ -25,6 +28,10 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
     checks = await budgets_service.list_checks(conn=conn, site_id=site.id, limit=CHECKS_SHOWN)
     projects = await budget_projects.list_projects(conn=conn, site_id=site.id)
     movers = await worsened_routes(conn=conn, site=site, window=view_window(Filters()))
+    config = await budgets_service.get_site_config(conn=conn, site_id=site.id)
+    lab_field = await latest_lab_versus_field(
+        conn=conn, site=site, config=config, now=datetime.now(UTC)
+    )
     return await render(
         request,
         "budgets.html",
@@ -34,5 +41,6 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
         checks=checks,
         projects=projects,
         movers=movers,
+        lab_field=lab_field,
         base_url=str(request.base_url).rstrip("/"),
     )
