@@ -18,6 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
+from collector.budgets.field_regressions import check_forever as check_field_forever
+from collector.budgets.field_router import router as field_router
 from collector.budgets.lhci_router import router as lhci_router
 from collector.budgets.retention import prune_forever
 from collector.budgets.router import router as budgets_router
@@ -75,6 +77,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sites_router)
     app.include_router(budgets_router)
+    app.include_router(field_router)
     app.include_router(lhci_router)
     app.include_router(telemetry_router)
     app.include_router(query_router)
@@ -172,7 +175,10 @@ def _lifespan(
             ),
             name="budget-retention",
         )
-        background = [maintenance, budget_retention]
+        field_check = asyncio.create_task(
+            check_field_forever(engine), name="field-regression-check"
+        )
+        background = [maintenance, budget_retention, field_check]
         if not settings.is_sqlite:
             # On SQLite writers roll up in their own transactions; no roller needed.
             interval = timedelta(seconds=settings.rollup_interval_seconds)

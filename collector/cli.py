@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets.cli import budget_cli
+from collector.budgets.field_regressions import CheckResult, check_all_sites, regressions_json
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.errors import PerfbeaconError
 from collector.sites import service as sites_service
@@ -42,6 +44,8 @@ cli = typer.Typer(
 site_cli = typer.Typer(help="Manage monitored sites.", no_args_is_help=True)
 cli.add_typer(site_cli, name="site")
 cli.add_typer(budget_cli, name="budget")
+field_cli = typer.Typer(help="Field (real-user) data checks.", no_args_is_help=True)
+cli.add_typer(field_cli, name="field")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -160,6 +164,37 @@ def site_list() -> None:
 
     for line in run_migrated(settings, list_all):
         print(line)
+
+
+@field_cli.command("check")
+def field_check(
+    day: Annotated[
+        str | None,
+        typer.Option(help="The check's day (YYYY-MM-DD, UTC): it compares the weeks before it."),
+    ] = None,
+) -> None:
+    """Flag significant field p75 regressions of every site; once per site and day.
+
+    Prints one JSON object per site: its key, the day, whether this run computed the
+    result (false: the day was already checked) and the flags.
+    """
+    settings = settings_or_exit()
+    try:
+        check_day = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    except ValueError:
+        fail(f"--day {day!r} is not a date: use YYYY-MM-DD")
+
+    async def check(conn: AsyncConnection) -> dict[str, CheckResult]:
+        return await check_all_sites(conn=conn, day=check_day)
+
+    for key, result in run_migrated(settings, check).items():
+        line = {
+            "site": key,
+            "day": result.day,
+            "computed": result.computed,
+            "regressions": regressions_json(result.regressions),
+        }
+        print(json.dumps(line))
 
 
 def main() -> None:

@@ -280,3 +280,34 @@ instance_secrets = Table(
     Column("value", String(128), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
+
+# One row per site and day the field regression check ran: makes the daily check idempotent.
+field_regression_checks = Table(
+    "field_regression_checks",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("flagged", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("site_id", "day"),
+)
+
+# Significant worsenings of a metric's p75 (site-wide: route '*') found by a daily check.
+field_regressions = Table(
+    "field_regressions",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("metric", String(8), nullable=False),
+    Column("route", String(512), nullable=False),
+    Column("previous_p75", Float, nullable=False),
+    Column("current_p75", Float, nullable=False),
+    Column("relative_change", Float, nullable=False),
+    Column("previous_count", BigInteger, nullable=False),
+    Column("current_count", BigInteger, nullable=False),
+    Column("share_above", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("window_days", SmallInteger, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("site_id", "day", "metric", "route"),
+)

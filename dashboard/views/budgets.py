@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from collector.budgets import projects as budget_projects
+from collector.budgets import field_regressions
 from collector.budgets import service as budgets_service
 from collector.budgets.lab_field import latest_lab_versus_field
 from collector.deps import Conn
@@ -29,6 +30,7 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
     projects = await budget_projects.list_projects(conn=conn, site_id=site.id)
     movers = await worsened_routes(conn=conn, site=site, window=view_window(Filters()))
     config = await budgets_service.get_site_config(conn=conn, site_id=site.id)
+    flags = await field_regressions.list_regressions(conn=conn, site_id=site.id)
     lab_field = await latest_lab_versus_field(
         conn=conn, site=site, config=config, now=datetime.now(UTC)
     )
@@ -42,5 +44,7 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
         projects=projects,
         movers=movers,
         lab_field=lab_field,
+        flags=flags,
+        flag_window_days=field_regressions.WINDOW_DAYS,
         base_url=str(request.base_url).rstrip("/"),
     )

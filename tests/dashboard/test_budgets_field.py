@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.budgets.field_regressions import check_site
+from collector.sites.service import get_site
 from tests.budgets.helpers import build, runs
 from tests.dashboard.conftest import log_in
 from tests.factories import make_site, sample, store_events
@@ -49,3 +52,39 @@ async def test_budgets_view_explains_lab_versus_field_when_empty(
     await log_in(client, site.read_token)
     html = (await client.get(f"/dashboard/sites/{site.key}/budgets")).text
     assert "No page has both Lighthouse runs and real-user data yet" in html
+
+
+async def test_budgets_view_lists_the_daily_checks_flags(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    records = [
+        sample(site.id, "LCP", value, ts=start - timedelta(days=days, minutes=i), route="/cart")
+        for days, low in ((10, 1000), (3, 1400))
+        for i, value in enumerate(low + 4 * n for n in range(250))
+    ]
+    await store_events(engine, records)
+    async with engine.connect() as conn:
+        stored = await get_site(conn=conn, key=site.key)
+        result = await check_site(conn=conn, site=stored, day=day)
+    assert ("LCP", "/cart") in {(r.metric, r.route) for r in result.regressions}
+    await log_in(client, site.read_token)
+
+    html = (await client.get(f"/dashboard/sites/{site.key}/budgets")).text
+
+    assert "Flagged by the daily field check" in html
+    assert re.search(r"p75 LCP on <a href=\"[^\"]+\">/cart</a>", html)
+    assert f"checked {day.isoformat()}" in html
+    assert "p75 LCP on the whole site" in html
+
+
+async def test_budgets_view_explains_the_daily_check_without_flags(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    await log_in(client, site.read_token)
+    html = (await client.get(f"/dashboard/sites/{site.key}/budgets")).text
+    assert "No field regression flagged in the last 30 days" in html
+    assert f"/api/v1/sites/{site.key}/regressions" in html
