@@ -37,6 +37,7 @@ from collector.runtime import Runtime
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
 from collector.storage.maintenance import maintain_forever, try_maintain_once
+from collector.telemetry.field_gauges import refresh_forever as refresh_field_gauges
 from collector.telemetry.middleware import TelemetryMiddleware
 from collector.telemetry.router import router as telemetry_router
 from collector.telemetry.service import Telemetry
@@ -178,7 +179,11 @@ def _lifespan(
         field_check = asyncio.create_task(
             check_field_forever(engine), name="field-regression-check"
         )
-        background = [maintenance, budget_retention, field_check]
+        field_gauges = asyncio.create_task(
+            refresh_field_gauges(engine=engine, snapshot=telemetry.field, settings=settings),
+            name="field-gauges",
+        )
+        background = [maintenance, budget_retention, field_check, field_gauges]
         if not settings.is_sqlite:
             # On SQLite writers roll up in their own transactions; no roller needed.
             interval = timedelta(seconds=settings.rollup_interval_seconds)

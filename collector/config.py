@@ -30,6 +30,9 @@ class InvalidSettings(Exception):
     """Raised with a one-line, user-facing message naming the bad variable."""
 
 
+MAX_GAUGE_ROUTES = 20
+
+
 class Settings(BaseSettings):
     """Runtime configuration, validated once at start and passed in everywhere."""
 
@@ -69,6 +72,24 @@ class Settings(BaseSettings):
 
     access_log: bool = True
     rollup_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Field p75 gauges on /metrics: recomputed from the rollups every interval, over the
+    # last window, for at most max_sites sites; per-route series only for the routes each
+    # site (by name) lists here, at most MAX_GAUGE_ROUTES each.
+    field_gauge_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
+    field_gauge_window_hours: int = Field(default=24, ge=1, le=168)
+    field_gauge_max_sites: int = Field(default=50, ge=0, le=1000)
+    field_gauge_routes: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("field_gauge_routes")
+    @classmethod
+    def _bounded_gauge_routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for site, routes in value.items():
+            if len(routes) > MAX_GAUGE_ROUTES:
+                raise ValueError(f"site {site!r}: at most {MAX_GAUGE_ROUTES} routes")
+            bad = [route for route in routes if not route.startswith("/")]
+            if bad:
+                raise ValueError(f"site {site!r}: routes start with '/': {bad[0]!r}")
+        return value
 
     # Standard variables read by other libraries too: prometheus-client and the
     # OpenTelemetry SDK read them themselves; perfbeacon reads the ones it decides on.

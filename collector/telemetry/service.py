@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from collector.config import Settings
 from collector.telemetry.access import AccessLog
 from collector.telemetry.database import instrument_engine
+from collector.telemetry.field_gauges import FieldCollector, FieldSnapshot
 from collector.telemetry.logs import configure_logging
 from collector.telemetry.metrics import Metrics
 from collector.telemetry.tracing import Tracing
@@ -39,7 +40,11 @@ class Telemetry:
         self.tracing = Tracing.disabled()
         self.access_log: AccessLog | None = None
         self._span_exporter = span_exporter
+        # Field gauges stay out of the multiprocess files: the process answering a
+        # scrape exports its own snapshot (see field_gauges).
+        self.field = FieldSnapshot()
         if self.multiprocess_dir is None:
+            registry.register(FieldCollector(self.field))
             # Per-process figures only make sense when one process serves.
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
@@ -81,4 +86,5 @@ class Telemetry:
             return self.metrics.registry
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        registry.register(FieldCollector(self.field))
         return registry
