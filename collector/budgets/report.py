@@ -67,10 +67,26 @@ def text(report: Report) -> str:
             f"now: {_number(regression['actual'])}  "
             f"change: {_number(regression['change'])}  p={regression['p_value']:.3g}"
         )
+    for row in _disagreements(report):
+        lines.append(f"  lab vs field: {row['route']} {row['metric']}: {row['disagreement']}")
+        lines.append(f"      {_lab_and_field(row)}")
     baseline = report.get("baseline")
     if baseline:
         lines.append(f"Baseline: {baseline['hash'][:12]} on {baseline['branch']}")
     return "\n".join(lines)
+
+
+def _disagreements(report: Report) -> list[dict[str, Any]]:
+    return [row for row in report.get("lab_vs_field") or [] if row.get("disagreement")]
+
+
+def _lab_and_field(row: dict[str, Any]) -> str:
+    lab = "TBT" if row["audit"] == "total-blocking-time" else row["metric"]
+    return (
+        f"lab {lab} {_number(row['lab_value'])} (limit {_number(row['lab_limit'])}), "
+        f"field p75 {_number(row['field_p75'])} (limit {_number(row['field_limit'])}, "
+        f"{row['field_samples']} samples)"
+    )
 
 
 def markdown(report: Report) -> str:
@@ -100,6 +116,15 @@ def markdown(report: Report) -> str:
             lines.append(
                 f"| {g['url']} | `{g['measure']}` | {_number(g['baseline'])} | "
                 f"{_number(g['actual'])} | {_number(g['change'])}{share} |"
+            )
+    disagreements = _disagreements(report)
+    if disagreements:
+        lines += ["", "**Lab and field disagree** (field: real users' p75, last 7 days):", ""]
+        lines += ["| route | metric | verdict | values |", "| --- | --- | --- | --- |"]
+        for row in disagreements:
+            lines.append(
+                f"| {row['route']} | {row['metric']} | {row['disagreement']} | "
+                f"{_lab_and_field(row)} |"
             )
     baseline = report.get("baseline")
     if baseline:

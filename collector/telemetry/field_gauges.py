@@ -107,6 +107,8 @@ async def refresh(*, engine: AsyncEngine, snapshot: FieldSnapshot, settings: Set
         for site in every[: settings.field_gauge_max_sites]:
             routes = settings.field_gauge_routes.get(site.name, [])
             await _site_values(conn, site, window, routes, values)
+            # One short read transaction per site, not one spanning every site.
+            await conn.rollback()
         for name, flag in await latest_regressions(conn=conn):
             values.regressions[(name, flag.metric, flag.route)] = flag.change.relative_change
         await conn.rollback()

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.budgets import report as report_format
 from collector.budgets.lab_field import route_of_url
 from collector.sites.schemas import CreatedSite
 from tests.budgets.helpers import build, runs, site_headers
@@ -81,6 +82,13 @@ async def test_lab_and_field_disagreements_are_reported_by_route(
     # Routes without field data for a metric give no row.
     assert ("/index.html", "INP") not in rows
     assert [r["agrees"] for r in response.json()["lab_vs_field"]][:3] == [False] * 3
+
+    text = report_format.text(response.json())
+    assert "lab vs field: /index.html LCP: lab passes, field fails" in text
+    assert "lab LCP 872 (limit 2500), field p75" in text
+    markdown = report_format.markdown(response.json())
+    assert "**Lab and field disagree**" in markdown
+    assert "| /heavy.html | INP | lab passes, field fails | lab TBT 3 (limit 200)" in markdown
 
 
 async def test_the_configs_own_limits_are_used_on_both_sides(
