@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from collector.errors import InvalidInput
+from collector.ingest.normalize import route_of
 from collector.query.sketch import METRICS
 
 FIELD_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m != "FID")
@@ -155,7 +156,8 @@ def _route(value: object, *, where: str) -> str | None:
         )
     if "\x00" in value:
         raise InvalidInput(f"{where}: contains a NUL character")
-    return value
+    # A path such as /product/42 means its group, as beacons from it are filed.
+    return route_of(value)
 
 
 def field_budgets_of_rc(rc: object) -> object:

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.budgets.field_config import validate_field_budgets
 from collector.sites.schemas import CreatedSite
 from collector.storage.tables import budget_builds, budget_checks
 from tests.budgets.helpers import build, site_headers
@@ -166,3 +167,9 @@ async def test_unknown_options_in_the_lighthouserc_section_are_refused(
     response = await post_check(client, site_headers(site), build=build("b2"), lighthouserc=rc)
     assert response.status_code == 400
     assert "lighthouserc.perfbeacon: unknown option(s) fieldBudget" in response.text
+
+
+def test_a_budgets_route_is_grouped_as_the_ingest_groups_paths() -> None:
+    (budget,) = validate_field_budgets([{"metric": "LCP", "max": 2500, "route": "/product/42/"}])
+    assert budget.route == "/product/:id"
+    assert budget.describe() == "p75 LCP ≤ 2500 on /product/:id over 7d"
