@@ -19,9 +19,9 @@ from typing import Any
 
 from collector.errors import InvalidInput
 from collector.ingest.normalize import route_of
-from collector.query.sketch import METRICS
 
-FIELD_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m != "FID")
+# The Core Web Vitals and their diagnostics; FID is retired from web-vitals.
+FIELD_METRICS: tuple[str, ...] = ("LCP", "INP", "CLS", "FCP", "TTFB")
 PERCENTILES: tuple[int, ...] = (50, 75, 90, 95, 99)
 WINDOWS: dict[str, timedelta] = {
     "1d": timedelta(days=1),

@@ -39,6 +39,9 @@ from collector.sites.schemas import Site
 
 logger = structlog.get_logger(__name__)
 
+HOUR = 3600
+DAY = 86400
+
 Labels = tuple[str, ...]
 
 
@@ -75,7 +78,7 @@ class FieldCollector(Collector):
         )
         yield _family(
             "perfbeacon_field_route_p75",
-            "p75 of a Web Vital on a route the site lists, over the last window.",
+            "p75 of a Web Vital on a route the site lists, over the window's whole UTC days.",
             ["site", "metric", "route"],
             values.route_p75,
         )
@@ -96,17 +99,27 @@ def _family(
     return family
 
 
+def gauge_windows(settings: Settings, *, now: datetime) -> tuple[Window, Window]:
+    """(device window, route window): the last ``field_gauge_window_hours`` snapped to hours,
+    and the same snapped out to whole UTC days, because the rollups keep routes per day
+    (an hour-snapped window by route would read raw rows every refresh)."""
+    hours = settings.field_gauge_window_hours
+    span = timedelta(hours=hours)
+    by_hour = resolve_window(f"{hours}h", None, now=now, snap=HOUR, max_span=span)
+    by_day = resolve_window(f"{hours}h", None, now=now, snap=DAY, max_span=span)
+    return by_hour, by_day
+
+
 async def refresh(*, engine: AsyncEngine, snapshot: FieldSnapshot, settings: Settings) -> None:
     """Recompute every value and swap the snapshot."""
     now = datetime.now(UTC)
-    span = timedelta(hours=settings.field_gauge_window_hours)
-    window = resolve_window(f"{settings.field_gauge_window_hours}h", None, now=now, max_span=span)
+    windows = gauge_windows(settings, now=now)
     values = FieldValues()
     async with engine.connect() as conn:
         every = await sites_service.list_sites(conn=conn)
         for site in every[: settings.field_gauge_max_sites]:
             routes = settings.field_gauge_routes.get(site.name, [])
-            await _site_values(conn, site, window, routes, values)
+            await _site_values(conn, site, windows, routes, values)
             # One short read transaction per site, not one spanning every site.
             await conn.rollback()
         for name, flag in await latest_regressions(conn=conn):
@@ -116,8 +129,13 @@ async def refresh(*, engine: AsyncEngine, snapshot: FieldSnapshot, settings: Set
 
 
 async def _site_values(
-    conn: AsyncConnection, site: Site, window: Window, routes: Sequence[str], values: FieldValues
+    conn: AsyncConnection,
+    site: Site,
+    windows: tuple[Window, Window],
+    routes: Sequence[str],
+    values: FieldValues,
 ) -> None:
+    window, route_window = windows
     for metric in FIELD_METRICS:
         devices = await break_down(
             conn=conn, site=site, window=window, metric=metric, by="device", limit=4
@@ -127,7 +145,11 @@ async def _site_values(
                 values.device_p75[(site.name, metric, row.value)] = row.p75
     for route in routes:
         summary = await summarize(
-            conn=conn, site=site, window=window, metrics=FIELD_METRICS, filters={"route": route}
+            conn=conn,
+            site=site,
+            window=route_window,
+            metrics=FIELD_METRICS,
+            filters={"route": route},
         )
         for metric, stats in summary.metrics.items():
             if stats.p75 is not None:

@@ -87,8 +87,6 @@ async def test_field_p75_gauges_equal_the_query_apis_p75(
     async with httpx.AsyncClient(transport=transport, base_url="http://perfbeacon.test") as client:
         labels = {"site": "shop", "metric": "LCP", "device": "mobile"}
         found = await scrape_until(client, "perfbeacon_field_p75", labels)
-        await asyncio.sleep(0.5)  # one more refresh: every write is in
-        found = series((await client.get("/metrics")).text)
 
         def gauge(name: str, **labels: str) -> float:
             return found[(name, tuple(sorted(labels.items())))]
@@ -102,9 +100,22 @@ async def test_field_p75_gauges_equal_the_query_apis_p75(
         assert gauge(
             "perfbeacon_field_p75", site="shop", metric="CLS", device="mobile"
         ) == await api_p75(client, site, "CLS", "device=mobile")
-        assert gauge(
-            "perfbeacon_field_route_p75", site="shop", metric="LCP", route="/checkout"
-        ) == await api_p75(client, site, "LCP", "page=/checkout")
+        # Routes are read over whole UTC days (the rollups keep routes per day).
+        today = datetime.now(UTC).date()
+        days = (
+            f"from={today - timedelta(days=1)}T00:00:00Z&to={today + timedelta(days=1)}T00:00:00Z"
+        )
+        route_window = (
+            await client.get(
+                f"/api/v1/sites/{site.key}/summary?metric=LCP&{days}&page=/checkout",
+                headers=site_headers(site),
+            )
+        ).json()
+        assert route_window["source"] == "rollups"
+        assert (
+            gauge("perfbeacon_field_route_p75", site="shop", metric="LCP", route="/checkout")
+            == route_window["metrics"]["LCP"]["p75"]
+        )
         # Only listed routes get series, only devices and routes with data.
         routes = {dict(k[1]).get("route") for k in found if k[0] == "perfbeacon_field_route_p75"}
         assert routes == {"/checkout"}
