@@ -5,7 +5,9 @@ files beacons under; then the median lab value of LCP, CLS and TBT is checked ag
 limit and the field p75 of LCP, CLS and INP (TBT's field counterpart) against its own.
 Limits are the configuration's (``maxNumericValue`` assertions for the lab, field budgets
 for the field) or else the Web Vitals "good" thresholds (Lighthouse's 200 ms for TBT).
-A row disagrees when one side passes and the other fails. Field data covers all devices.
+A row disagrees when one side passes and the other fails. Field data is read for the
+device class Lighthouse emulated (its ``formFactor``: mobile or desktop), or for all
+devices when the run does not say.
 
 >>> rows = await lab_versus_field(conn=conn, site=site, runs=summaries, config=config, now=now)
 """
@@ -32,6 +34,7 @@ from collector.query.windows import resolve_window
 from collector.sites.schemas import Site
 
 FIELD_WINDOW = "7d"
+FORM_FACTORS = ("mobile", "desktop")
 MAX_ROUTES = 50
 
 
@@ -59,6 +62,7 @@ class LabFieldRow:
 
     url: str
     route: str
+    device: str | None
     audit: str
     metric: str
     lab_value: float
@@ -90,6 +94,7 @@ class LabFieldRow:
         return {
             "url": self.url,
             "route": self.route,
+            "device": self.device,
             "audit": self.audit,
             "metric": self.metric,
             "lab_value": self.lab_value,
@@ -114,12 +119,22 @@ def route_of_url(url: str) -> str:
     return route_of(path if path.startswith("/") else "/" + path)
 
 
-def lab_values(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """Per final URL, each paired audit's numeric values over the runs (LHRs or summaries)."""
-    found: dict[str, dict[str, list[float]]] = {}
+LabKey = tuple[str, str | None]
+
+
+def form_factor(run: Mapping[str, Any]) -> str | None:
+    """The device class a run emulated (``mobile``/``desktop``), from an LHR or a summary."""
+    settings = run.get("configSettings")
+    value = settings.get("formFactor") if isinstance(settings, dict) else run.get("formFactor")
+    return value if value in FORM_FACTORS else None
+
+
+def lab_values(runs: Sequence[Mapping[str, Any]]) -> dict[LabKey, dict[str, list[float]]]:
+    """Per (final URL, form factor), each paired audit's numeric values over the runs."""
+    found: dict[LabKey, dict[str, list[float]]] = {}
     for run in runs:
         audits = run.get("audits") or {}
-        per_url = found.setdefault(str(run.get("finalUrl")), {})
+        per_url = found.setdefault((str(run.get("finalUrl")), form_factor(run)), {})
         for pair in PAIRS:
             value = (audits.get(pair.audit) or {}).get("numericValue")
             if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
@@ -137,26 +152,28 @@ async def lab_versus_field(
 ) -> list[LabFieldRow]:
     """Rows for every URL × metric with both lab values and field samples, disagreements first."""
     lab = lab_values(runs)
-    routes = list(dict.fromkeys(route_of_url(url) for url in lab))[:MAX_ROUTES]
+    scopes = list(dict.fromkeys((route_of_url(url), device) for url, device in lab))
     window = resolve_window(FIELD_WINDOW, None, now=now, max_span=timedelta(days=7))
     metrics = tuple(pair.metric for pair in PAIRS)
     field = {}
-    for route in routes:
+    for route, device in scopes[:MAX_ROUTES]:
+        filters = {"route": route} | ({"device": device} if device else {})
         summary = await summarize(
-            conn=conn, site=site, window=window, metrics=metrics, filters={"route": route}
+            conn=conn, site=site, window=window, metrics=metrics, filters=filters
         )
-        field[route] = summary.metrics
+        field[(route, device)] = summary.metrics
     rows = []
-    for url, values in lab.items():
+    for (url, device), values in lab.items():
         route = route_of_url(url)
         for pair in PAIRS:
-            stats = field.get(route, {}).get(pair.metric)
+            stats = field.get((route, device), {}).get(pair.metric)
             if not values.get(pair.audit) or stats is None or not stats.count or stats.p75 is None:
                 continue
             rows.append(
                 LabFieldRow(
                     url=url,
                     route=route,
+                    device=device,
                     audit=pair.audit,
                     metric=pair.metric,
                     lab_value=statistics.median(values[pair.audit]),

@@ -105,9 +105,17 @@ def summarize(lhr: LHR) -> LHR:
         "requestedUrl": lhr.get("requestedUrl"),
         "fetchTime": lhr.get("fetchTime"),
         "lighthouseVersion": lhr.get("lighthouseVersion"),
+        "formFactor": _form_factor(lhr),
         "audits": audits,
         "categories": categories,
     }
+
+
+def _form_factor(lhr: LHR) -> str | None:
+    # Which device class the run emulated: lab versus field compares it with those users.
+    settings = lhr.get("configSettings")
+    value = settings.get("formFactor") if isinstance(settings, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _audit_refs(category: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -22,11 +22,17 @@ LOOSE = {"assertions": {"interactive": ["warn", {"maxNumericValue": 60000}]}}
 
 
 async def write_field(
-    app: FastAPI, site: CreatedSite, metric: str, values: list[float], *, route: str
+    app: FastAPI,
+    site: CreatedSite,
+    metric: str,
+    values: list[float],
+    *,
+    route: str,
+    device: str = "mobile",
 ) -> None:
-    now = datetime.now(UTC)
+    ts = datetime.now(UTC) - timedelta(minutes=10)
     records = [
-        event(site_id=site.id, ts=now - timedelta(minutes=10), metric=metric, value=v, route=route)
+        event(site_id=site.id, ts=ts, metric=metric, value=v, route=route, device=device)
         for v in values
     ]
     await app.state.runtime.writer.write(records)
@@ -73,6 +79,8 @@ async def test_lab_and_field_disagreements_are_reported_by_route(
     heavy_lcp = rows[("/heavy.html", "LCP")]
     assert heavy_lcp["disagreement"] == "lab fails, field passes"
     assert heavy_lcp["url"] == "http://127.0.0.1:8765/heavy.html"
+    # Lighthouse emulated a phone: the field side is mobile users only.
+    assert heavy_lcp["device"] == "mobile"
 
     assert rows[("/index.html", "CLS")]["agrees"] is True
     # TBT stands in for INP in the lab: 3 ms of blocking, but 450 ms INP in the field.
@@ -111,3 +119,19 @@ async def test_the_configs_own_limits_are_used_on_both_sides(
     assert row["lab_passes"] is False
     assert row["field_passes"] is True
     assert row["disagreement"] == "lab fails, field passes"
+
+
+async def test_the_field_side_is_the_device_class_lighthouse_emulated(
+    client: httpx.AsyncClient, app: FastAPI, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    # Desktop users are slow, mobile users fast; the runs emulated a phone.
+    await write_field(app, site, "LCP", [5000.0] * 30, route="/index.html", device="desktop")
+    await write_field(app, site, "LCP", [1000.0] * 30, route="/index.html", device="mobile")
+    response = await post_check(
+        client, site_headers(site), build=build("lf3"), lhrs=runs("v1-index"), **{"assert": LOOSE}
+    )
+    row = rows_by(response.json())[("/index.html", "LCP")]
+    assert row["field_samples"] == 30
+    assert row["field_p75"] == pytest.approx(1000, rel=0.01)
+    assert row["agrees"] is True
