@@ -43,6 +43,7 @@ async def test_budgets_view_shows_where_lab_and_field_disagree(
     assert "Lab passes, field fails" in html
     assert ">/index.html</a>" in html
     assert "20 samples" in html
+    assert "on mobile" in html
 
 
 async def test_budgets_view_explains_lab_versus_field_when_empty(
