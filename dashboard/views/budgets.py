@@ -12,10 +12,7 @@ from collector.budgets import projects as budget_projects
 from collector.budgets import service as budgets_service
 from collector.budgets.lab_field import latest_lab_versus_field
 from collector.deps import Conn
-from collector.query.comparison import worsened_routes
 from dashboard.deps import LoggedIn, ShownSite
-from dashboard.figures import view_window
-from dashboard.filters import Filters
 from dashboard.rendering import render
 
 router = APIRouter()
@@ -28,7 +25,6 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
     """Budget verdicts of CI builds with what failed and regressed; field regressions too."""
     checks = await budgets_service.list_checks(conn=conn, site_id=site.id, limit=CHECKS_SHOWN)
     projects = await budget_projects.list_projects(conn=conn, site_id=site.id)
-    movers = await worsened_routes(conn=conn, site=site, window=view_window(Filters()))
     config = await budgets_service.get_site_config(conn=conn, site_id=site.id)
     flags = await field_regressions.list_regressions(conn=conn, site_id=site.id)
     lab_field = await latest_lab_versus_field(
@@ -42,7 +38,6 @@ async def budgets(request: Request, site: ShownSite, principal: LoggedIn, conn: 
         active="budgets",
         checks=checks,
         projects=projects,
-        movers=movers,
         lab_field=lab_field,
         flags=flags,
         flag_window_days=field_regressions.WINDOW_DAYS,

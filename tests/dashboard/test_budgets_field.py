@@ -75,7 +75,7 @@ async def test_budgets_view_lists_the_daily_checks_flags(
 
     html = (await client.get(f"/dashboard/sites/{site.key}/budgets")).text
 
-    assert "Flagged by the daily field check" in html
+    assert "Field regressions" in html
     assert re.search(r"p75 LCP on <a href=\"[^\"]+\">/cart</a>", html)
     assert f"checked {day.isoformat()}" in html
     assert "p75 LCP on the whole site" in html

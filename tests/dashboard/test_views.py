@@ -212,7 +212,7 @@ async def test_budgets_view_says_what_will_appear(
     assert "No CI budget checks yet" in html
     assert "perfbeacon budget check" in html
     assert "No Lighthouse CI project is linked" in html
-    assert "No route's p75" in html
+    assert "No field regression flagged in the last 30 days" in html
 
 
 async def test_budgets_view_shows_checks_their_failures_and_regressions(
