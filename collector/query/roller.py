@@ -5,9 +5,10 @@ per metric; rolled up every few seconds, thousands of batches collapse onto the 
 cells and PostgreSQL does the grouping in one statement. A pass takes the watermark
 row ``FOR UPDATE``, rolls ``[rolled_before, until)`` and moves the watermark in the
 same transaction, so a crash loses nothing: the next pass starts where the last
-committed one ended. Writers hold the row ``FOR SHARE`` while they commit a batch,
-so each batch is either seen by a pass or sees its new watermark (and then applies
-its late records itself, see ``rollups.py``).
+committed one ended. A pass never rolls events younger than ``ROLL_LAG``, so writers
+committing fresh events need no lock at all; only a batch holding older records reads
+the row ``FOR SHARE``, and is then either seen by a pass or sees its new watermark
+(and applies its late records itself, see ``rollups.py``).
 
     async with engine.begin() as conn:
         await roll_up(conn, until=datetime.now(UTC))
@@ -24,7 +25,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVEL_GRAINS, LEVELS, dimensions_of
-from collector.query.rollups import WATERMARK_ID, read_watermark
+from collector.query.rollups import ROLL_LAG, WATERMARK_ID, read_watermark
 from collector.query.sketch import sql_bucket_expression, sql_rating_expression
 from collector.storage.tables import ROLLUP_KEY, rollup_watermark
 
@@ -102,19 +103,26 @@ ON CONFLICT ({_KEY}) DO UPDATE SET
 
 
 async def roll_up(
-    conn: AsyncConnection, *, until: datetime, max_span: timedelta = MAX_PASS_SPAN
+    conn: AsyncConnection,
+    *,
+    until: datetime,
+    max_span: timedelta = MAX_PASS_SPAN,
+    lag: timedelta = ROLL_LAG,
 ) -> RollResult:
     """One pass in ``conn``'s transaction: roll up events from the watermark to ``until``.
 
-    A pass covers at most ``max_span``; call again to catch up further. On SQLite the
-    watermark is at the end of time (writers roll up themselves) and this does nothing.
+    A pass covers at most ``max_span`` and stops ``lag`` before now; call again to catch
+    up further. On SQLite the watermark is at the end of time (writers roll up
+    themselves) and this does nothing.
     """
     if conn.dialect.name != "postgresql":
         watermark = await read_watermark(conn, lock=False)
         return RollResult(watermark, watermark)
     locked = select(rollup_watermark.c.rolled_before).where(rollup_watermark.c.id == WATERMARK_ID)
     watermark = (await conn.execute(locked.with_for_update())).scalar_one()
-    end = min(until, watermark + max_span)
+    # Read the clock after taking the lock and before the pass's snapshot: a batch that
+    # snapshot misses commits after this moment, so records it found fresh lie past ``end``.
+    end = min(until, watermark + max_span, datetime.now(UTC) - lag)
     if end <= watermark:
         return RollResult(watermark, watermark)
     # The grouping spills to disk with the default work_mem; a pass is short-lived.
@@ -129,12 +137,20 @@ async def roll_up(
 
 
 async def catch_up(
-    engine: AsyncEngine, *, until: datetime, max_span: timedelta = MAX_PASS_SPAN
+    engine: AsyncEngine,
+    *,
+    until: datetime,
+    max_span: timedelta = MAX_PASS_SPAN,
+    lag: timedelta = ROLL_LAG,
 ) -> datetime:
-    """Run passes, each in its own transaction, until the watermark reaches ``until``."""
+    """Run passes, each in its own transaction, until the watermark reaches ``until``.
+
+    It stops short of ``until`` when that is less than ``lag`` ago.
+    """
+    until = min(until, datetime.now(UTC) - lag)
     while True:
         async with engine.begin() as conn:
-            result = await roll_up(conn, until=until, max_span=max_span)
+            result = await roll_up(conn, until=until, max_span=max_span, lag=lag)
         if result.end >= until or result.end == result.start:
             return result.end
 

@@ -9,12 +9,18 @@ cells, and moves a watermark: events with ``ts`` before ``rolled_before`` are in
 rollups. Nothing is lost in a crash, because the roller's pass and its watermark
 commit together, and a pass that did not commit is simply redone from the raw table.
 
-The writer still calls this accumulator in every batch: ``add`` and ``replace`` only
-remember the records, and ``flush`` reads the watermark ``FOR SHARE`` (which orders the
-batch before or after any concurrent roller pass) and applies, in the batch's own
-transaction, just the records the roller will never see: those behind the watermark
-(late events, and the old and new values of a re-reported metric id). On SQLite the
-watermark sits at the end of time, so every record is applied here, in the batch.
+Why a batch needs no lock: the roller never rolls events younger than ``ROLL_LAG``,
+and events are stamped with the time the collector received them. A batch whose
+records are all younger than ``FRESH_FOR`` when it is about to commit therefore lies
+ahead of every watermark a concurrent pass can set, so the pass that later reaches it
+sees it committed: the batch does nothing here. ``ROLL_LAG - FRESH_FOR`` is the margin
+for the time between that check and the commit, and for clock skew between collectors.
+
+Only the rare batch holding older records (a replayed spool, a re-report of a metric
+id first stored long ago) takes the slow path: it reads the watermark ``FOR SHARE``,
+which orders it before or after any concurrent pass, and applies in its own
+transaction the records the roller will never see, those behind the watermark. On
+SQLite the watermark sits at the end of time, so every record is applied here.
 
     accumulator = RollupAccumulator()
     accumulator.add(record)                 # a first report
@@ -29,7 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import select
@@ -42,6 +48,10 @@ from collector.storage.records import EventRecord
 from collector.storage.tables import ROLLUP_KEY, rollup_watermark
 
 WATERMARK_ID = 1
+# The roller leaves events younger than ROLL_LAG alone; batches whose records are all
+# younger than FRESH_FOR need no rollup work of their own (see the module docstring).
+ROLL_LAG = timedelta(seconds=30)
+FRESH_FOR = timedelta(seconds=15)
 _encode = msgspec.json.Encoder().encode
 _KEEPS: tuple[tuple[int, tuple[bool, ...], tuple[int, ...]], ...] = tuple(
     (
@@ -88,9 +98,10 @@ class FlushResult:
 class RollupAccumulator:
     """Collects a batch's records and keeps the rollups exact when the batch commits."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_fresh_for", "_pending")
 
-    def __init__(self) -> None:
+    def __init__(self, *, fresh_for: timedelta = FRESH_FOR) -> None:
+        self._fresh_for = fresh_for
         self._pending: list[tuple[int, EventRecord]] = []
 
     def add(self, record: EventRecord) -> None:
@@ -110,12 +121,19 @@ class RollupAccumulator:
         pending, self._pending = self._pending, []
         if not pending:
             return FlushResult()
+        if conn.dialect.name == "postgresql" and self._all_fresh(pending):
+            return FlushResult()
         watermark = await read_watermark(conn, lock=True)
         behind = [(weight, record) for weight, record in pending if record.ts < watermark]
         if not behind:
             return FlushResult()
         rows = await upsert_cells(conn, cells_of(behind))
         return FlushResult(applied=len(behind), rows=rows)
+
+    def _all_fresh(self, pending: list[tuple[int, EventRecord]]) -> bool:
+        """Whether no roller pass can have reached any of these records (no lock needed)."""
+        oldest = min(record.ts for _, record in pending)
+        return datetime.now(UTC) - oldest < self._fresh_for
 
 
 async def read_watermark(conn: AsyncConnection, *, lock: bool) -> datetime:
