@@ -5,12 +5,16 @@ chosen so the common views read few rows: nothing (site totals), device, route,
 route × device, and device × each other dimension. A level is the bit mask of the
 dimensions it keeps, the same number PostgreSQL's ``GROUPING()`` gives when negated.
 
-Time grains (hour, day) nest and are aligned on the Unix epoch, so a window whose
-ends are whole hours is covered exactly by a few periods: days in the middle, hours
-at the edges. Only the small levels keep hours: at 1 % accuracy, an hourly cell of a
-big level (route × device) holds about one observation, so hourly cells there would
-outnumber the raw rows they summarize (measured in bench/README.md). Queries those
-levels cannot cover read raw rows when the window is short.
+Time grains (hour, day, and 2, 4, 8 and 16 days) nest and are aligned on the Unix
+epoch, so a window whose ends are whole hours is covered exactly by a few periods:
+the coarsest in the middle, finer ones at the edges. The power-of-two day grains
+bound what a long window reads: any run of whole days is at most about 2·log2(days)
+periods (a 30-day window reads 5 to 8 rows per key instead of 30, a 7-day one 3 or 4
+instead of 7), at the price of writing each observation to four more cells. Only the
+small levels keep hours: at 1 % accuracy, an hourly cell of a big level
+(route × device) holds about one observation, so hourly cells there would outnumber
+the raw rows they summarize (measured in bench/README.md). Queries those levels
+cannot cover read raw rows when the window is short.
 """
 
 from __future__ import annotations
@@ -64,10 +68,11 @@ LEVELS: tuple[int, ...] = tuple(
 
 
 _HOURLY_LEVELS = frozenset({level_of(()), level_of(("device",))})
+DAY_GRAINS: tuple[int, ...] = (DAY, 2 * DAY, 4 * DAY, 8 * DAY, 16 * DAY)
 LEVEL_GRAINS: dict[int, tuple[int, ...]] = {
-    level: (HOUR, DAY) if level in _HOURLY_LEVELS else (DAY,) for level in LEVELS
+    level: (HOUR, *DAY_GRAINS) if level in _HOURLY_LEVELS else DAY_GRAINS for level in LEVELS
 }
-GRAINS: tuple[int, ...] = (HOUR, DAY)
+GRAINS: tuple[int, ...] = (HOUR, *DAY_GRAINS)
 
 
 def covering_level(
