@@ -13,7 +13,9 @@ from array import array
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import msgspec
 from sqlalchemy import (
@@ -29,6 +31,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -85,10 +88,15 @@ class Selection:
 # ---- rollups ------------------------------------------------------------------------------
 
 
-def _period_ranges(selection: Selection, level: int) -> list[PeriodRange]:
+def _period_ranges(selection: Selection, level: int, watermark: datetime) -> list[PeriodRange]:
     window = selection.window
     grains = grains_of(level, interval=selection.interval)
-    return cover(window.start_seconds, window.end_seconds, grains=grains)
+    return cover(
+        window.start_seconds,
+        window.end_seconds,
+        grains=grains,
+        complete_before=epoch_seconds(watermark),
+    )
 
 
 def _dimension_value(column: ColumnElement[Any], dimension: str) -> ColumnElement[Any]:
@@ -96,7 +104,9 @@ def _dimension_value(column: ColumnElement[Any], dimension: str) -> ColumnElemen
     return func.coalesce(column, "") if dimension == "country" else column
 
 
-def _rollup_where(table: Any, selection: Selection, level: int) -> list[ColumnElement[bool]]:
+def _rollup_where(
+    table: Any, selection: Selection, level: int, watermark: datetime
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         table.c.site_id == selection.site_id,
         table.c.metric.in_(selection.metrics),
@@ -104,7 +114,7 @@ def _rollup_where(table: Any, selection: Selection, level: int) -> list[ColumnEl
         or_(
             *(
                 and_(table.c.grain == r.grain, table.c.period >= r.start, table.c.period < r.end)
-                for r in _period_ranges(selection, level)
+                for r in _period_ranges(selection, level, watermark)
             )
         ),
     ]
@@ -166,13 +176,23 @@ def _key_of(row: Any, selection: Selection) -> GroupKey:
 _decode_histogram = msgspec.json.Decoder(dict[int, int]).decode
 
 
-async def _has_tail(conn: AsyncConnection, window: Window) -> bool:
-    """Whether raw rows of ``window`` may lie past the watermark (not rolled up yet).
+# The newest watermark read through each engine. The watermark only moves forward, so a
+# window ending before it needs no second look (and no round trip to the database).
+_rolled_before: WeakKeyDictionary[Engine, datetime] = WeakKeyDictionary()
+
+
+async def _known_watermark(conn: AsyncConnection, window: Window) -> datetime:
+    """The watermark, or an earlier one this process read when that covers the window.
 
     The watermark only moves forward: once it passed the window's end, every row of the
     window is in the rollups, and a later snapshot sees them there.
     """
-    return await read_watermark(conn, lock=False) < window.end
+    known = _rolled_before.get(conn.sync_engine)
+    if known is not None and known >= window.end:
+        return known
+    watermark = await read_watermark(conn, lock=False)
+    _rolled_before[conn.sync_engine] = watermark if known is None else max(known, watermark)
+    return watermark
 
 
 _COUNT_COLUMNS = ("count", "good", "needs_improvement", "poor")
@@ -186,6 +206,7 @@ async def rollup_cells(
     On PostgreSQL the raw rows the roller has not reached yet are added, read in the
     same snapshot as the rollups, so every observation is counted exactly once.
     """
+    watermark = await _known_watermark(conn, selection.window)
     counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
     # Histograms come as JSON text: msgspec decodes them many times faster than json.
     histogram = cast(rollups.c.histogram, Text).label("histogram")
@@ -193,9 +214,9 @@ async def rollup_cells(
         *_group_columns(rollups, selection, raw=False),
         *counts,
         *([histogram] if histograms else []),
-    ).where(*_rollup_where(rollups, selection, level))
+    ).where(*_rollup_where(rollups, selection, level, watermark))
     query: Select[Any] = rolled
-    if conn.dialect.name == "postgresql" and await _has_tail(conn, selection.window):
+    if conn.dialect.name == "postgresql" and watermark < selection.window.end:
         query = union_all(rolled, _tail(selection, histograms=histograms))  # type: ignore[assignment]
     if not histograms:
         # Counts add up in SQL: one row per group comes back, however many periods.
@@ -216,10 +237,18 @@ async def rollup_cells(
         cell.needs_improvement += row.needs_improvement
         cell.poor += row.poor
         if histograms:
-            merged = cell.histogram
-            for bucket, n in _decode_histogram(row.histogram).items():
-                merged[bucket] = merged.get(bucket, 0) + n
+            _merge_into(cell, _decode_histogram(row.histogram))
     return {key: cell for key, cell in cells.items() if cell.count > 0}
+
+
+def _merge_into(cell: Cell, histogram: dict[int, int]) -> None:
+    merged = cell.histogram
+    if not merged:
+        # Most groups of a timeseries are one row: take its histogram as it is.
+        cell.histogram = histogram
+        return
+    for bucket, n in histogram.items():
+        merged[bucket] = merged.get(bucket, 0) + n
 
 
 def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:

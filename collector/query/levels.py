@@ -5,13 +5,17 @@ chosen so the common views read few rows: nothing (site totals), device, route,
 route × device, and device × each other dimension. A level is the bit mask of the
 dimensions it keeps, the same number PostgreSQL's ``GROUPING()`` gives when negated.
 
-Time grains (hour, day, and 2, 4, 8 and 16 days) nest and are aligned on the Unix
-epoch, so a window whose ends are whole hours is covered exactly by a few periods:
-the coarsest in the middle, finer ones at the edges. The power-of-two day grains
-bound what a long window reads: any run of whole days is at most about 2·log2(days)
-periods (a 30-day window reads 5 to 8 rows per key instead of 30, a 7-day one 3 or 4
-instead of 7), at the price of writing each observation to four more cells. Only the
-small levels keep hours: at 1 % accuracy, an hourly cell of a big level
+Time grains nest and are aligned on the Unix epoch, so a window whose ends are whole
+hours is covered exactly by a few periods: the coarsest in the middle, finer ones at
+the edges. Hours and days are rolled up as events arrive. The power-of-two multi-day
+grains (2, 4, 8 and 16 days) bound what a long window reads: any run of whole days is
+at most about 2·log2(days) periods (a 30-day window reads 5 to 8 rows per key instead
+of 30, a 7-day one 3 instead of 7). Each is compacted once from its two halves when
+the watermark passes its end (see ``roller.py``), so keeping them costs the roller
+one small statement per grain and day rather than four more upserts per event; reads
+use them only for periods that ended before the watermark.
+
+Only the small levels keep hours: at 1 % accuracy, an hourly cell of a big level
 (route × device) holds about one observation, so hourly cells there would outnumber
 the raw rows they summarize (measured in bench/README.md). Queries those levels
 cannot cover read raw rows when the window is short.
@@ -68,11 +72,13 @@ LEVELS: tuple[int, ...] = tuple(
 
 
 _HOURLY_LEVELS = frozenset({level_of(()), level_of(("device",))})
-DAY_GRAINS: tuple[int, ...] = (DAY, 2 * DAY, 4 * DAY, 8 * DAY, 16 * DAY)
+# Grains rolled up as events arrive, per level.
 LEVEL_GRAINS: dict[int, tuple[int, ...]] = {
-    level: (HOUR, *DAY_GRAINS) if level in _HOURLY_LEVELS else DAY_GRAINS for level in LEVELS
+    level: (HOUR, DAY) if level in _HOURLY_LEVELS else (DAY,) for level in LEVELS
 }
-GRAINS: tuple[int, ...] = (HOUR, *DAY_GRAINS)
+# Grains compacted from their two halves once complete, at every level, finest first.
+COMPACTED_GRAINS: tuple[int, ...] = (2 * DAY, 4 * DAY, 8 * DAY, 16 * DAY)
+GRAINS: tuple[int, ...] = (HOUR, DAY, *COMPACTED_GRAINS)
 
 
 def covering_level(
@@ -101,7 +107,7 @@ def covering_level(
 
 def grains_of(level: int, *, interval: int | None = None) -> tuple[int, ...]:
     """The grains a level keeps, only those dividing ``interval`` when one is given."""
-    grains = LEVEL_GRAINS[level]
+    grains = (*LEVEL_GRAINS[level], *COMPACTED_GRAINS)
     if interval is None:
         return grains
     return tuple(grain for grain in grains if interval % grain == 0)
@@ -121,14 +127,29 @@ class PeriodRange:
     end: int
 
 
-def cover(start: int, end: int, *, grains: tuple[int, ...] = GRAINS) -> list[PeriodRange]:
+def cover(
+    start: int,
+    end: int,
+    *,
+    grains: tuple[int, ...] = GRAINS,
+    complete_before: int | None = None,
+) -> list[PeriodRange]:
     """Whole periods exactly covering ``[start, end)``, coarsest possible (few rows to read).
 
-    Both ends must be multiples of the smallest grain.
+    Both ends must be multiples of the smallest grain. Compacted grains are used only
+    for periods ending by ``complete_before`` (the watermark) when one is given.
     """
     smallest = grains[0]
     if start % smallest or end % smallest:
         raise ValueError(f"window ends must be multiples of {smallest} s")
+    if complete_before is not None and complete_before < end:
+        split = min(end, max(start, complete_before - complete_before % smallest))
+        rolled = tuple(grain for grain in grains if grain not in COMPACTED_GRAINS)
+        return _cover(start, split, grains) + _cover(split, end, rolled)
+    return _cover(start, end, grains)
+
+
+def _cover(start: int, end: int, grains: tuple[int, ...]) -> list[PeriodRange]:
     ranges: list[PeriodRange] = []
     position = start
     while position < end:

@@ -24,9 +24,18 @@ import structlog
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVEL_GRAINS, LEVELS, dimensions_of
+from collector.query.levels import (
+    ALL,
+    COMPACTED_GRAINS,
+    DIMENSIONS,
+    GRAINS,
+    LEVEL_GRAINS,
+    LEVELS,
+    dimensions_of,
+)
 from collector.query.rollups import ROLL_LAG, WATERMARK_ID, read_watermark
 from collector.query.sketch import sql_bucket_expression, sql_rating_expression
+from collector.query.timeutil import epoch_seconds
 from collector.storage.tables import ROLLUP_KEY, rollup_watermark
 
 MAX_PASS_SPAN = timedelta(days=1)
@@ -102,6 +111,46 @@ ON CONFLICT ({_KEY}) DO UPDATE SET
 """  # noqa: S608
 
 
+def _compact_sql(grain: int) -> str:
+    """One multi-day grain's periods, each summed from the two rows of its halves.
+
+    Histograms add bucket by bucket (an aggregate over the grouped rows). A period is
+    compacted once, when the watermark passes its end; replacing keeps that idempotent.
+    Built from constants only; the periods are bound as parameters.
+    """
+    return f"""
+INSERT INTO rollups ({_KEY}, count, good, needs_improvement, poor, histogram)
+SELECT site_id, metric, level, {grain}, period - period % {grain}, {_DIMS},
+       sum(count), sum(good), sum(needs_improvement), sum(poor),
+       (SELECT coalesce(jsonb_object_agg(b.key, b.n), '{{}}'::jsonb)
+        FROM (SELECT h.key, sum(h.value::bigint) AS n
+              FROM unnest(array_agg(histogram)) AS u(doc), jsonb_each_text(u.doc) AS h
+              GROUP BY h.key HAVING sum(h.value::bigint) <> 0) AS b)
+FROM rollups
+WHERE grain = {grain // 2} AND period >= :start AND period < :end
+GROUP BY site_id, metric, level, period - period % {grain}, {_DIMS}
+ON CONFLICT ({_KEY}) DO UPDATE SET
+    count = EXCLUDED.count,
+    good = EXCLUDED.good,
+    needs_improvement = EXCLUDED.needs_improvement,
+    poor = EXCLUDED.poor,
+    histogram = EXCLUDED.histogram
+"""  # noqa: S608
+
+
+_COMPACT_SQL = {grain: _compact_sql(grain) for grain in COMPACTED_GRAINS}
+
+
+async def compact(conn: AsyncConnection, *, after: datetime, until: datetime) -> None:
+    """Build the multi-day rows of every period ending in ``(after, until]``, finest first."""
+    first, last = epoch_seconds(after), epoch_seconds(until)
+    for grain in COMPACTED_GRAINS:
+        start = first - first % grain
+        end = last - last % grain
+        if start < end:
+            await conn.execute(text(_COMPACT_SQL[grain]), {"start": start, "end": end})
+
+
 async def roll_up(
     conn: AsyncConnection,
     *,
@@ -128,6 +177,7 @@ async def roll_up(
     # The grouping spills to disk with the default work_mem; a pass is short-lived.
     await conn.execute(text("SET LOCAL work_mem = '64MB'"))
     await conn.execute(text(ROLL_UP_SQL), {"start": watermark, "end": end})
+    await compact(conn, after=watermark, until=end)
     await conn.execute(
         update(rollup_watermark)
         .where(rollup_watermark.c.id == WATERMARK_ID)

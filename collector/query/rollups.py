@@ -41,7 +41,15 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.query.levels import ALL, DIMENSIONS, GRAINS, LEVEL_GRAINS, LEVELS, dimensions_of
+from collector.query.levels import (
+    ALL,
+    COMPACTED_GRAINS,
+    DIMENSIONS,
+    GRAINS,
+    LEVEL_GRAINS,
+    LEVELS,
+    dimensions_of,
+)
 from collector.query.sketch import GOOD, NEEDS_IMPROVEMENT, POOR, mapping_for, rating_of
 from collector.query.timeutil import epoch_seconds
 from collector.storage.records import EventRecord
@@ -127,7 +135,7 @@ class RollupAccumulator:
         behind = [(weight, record) for weight, record in pending if record.ts < watermark]
         if not behind:
             return FlushResult()
-        rows = await upsert_cells(conn, cells_of(behind))
+        rows = await upsert_cells(conn, cells_of(behind, complete_before=epoch_seconds(watermark)))
         return FlushResult(applied=len(behind), rows=rows)
 
     def _all_fresh(self, pending: list[tuple[int, EventRecord]]) -> bool:
@@ -148,8 +156,15 @@ async def read_watermark(conn: AsyncConnection, *, lock: bool) -> datetime:
     return (await conn.execute(query)).scalar_one()
 
 
-def cells_of(weighted: Iterable[tuple[int, EventRecord]]) -> Cells:
-    """The rollup rows weighted records add to, at every level and grain it keeps."""
+def cells_of(
+    weighted: Iterable[tuple[int, EventRecord]], *, complete_before: int | None = None
+) -> Cells:
+    """The rollup rows weighted records add to, at every level and grain it keeps.
+
+    Compacted (multi-day) rows are included for periods ending by ``complete_before``
+    (epoch seconds; the watermark), which the roller compacted already; later ones it
+    will compact from the rolled-up rows, these records included.
+    """
     finest: dict[tuple[object, ...], int] = defaultdict(int)
     smallest = GRAINS[0]
     for weight, r in weighted:
@@ -162,9 +177,14 @@ def cells_of(weighted: Iterable[tuple[int, EventRecord]]) -> Cells:
     for (site_id, metric, period, dims, bucket, rating), n in finest.items():
         if n == 0:
             continue
+        compacted = tuple(
+            grain
+            for grain in COMPACTED_GRAINS
+            if complete_before is not None and period - period % grain + grain <= complete_before
+        )
         for level, keep, grains in _KEEPS:
             kept = tuple(value if k else ALL for value, k in zip(dims, keep, strict=True))
-            for grain in grains:
+            for grain in (*grains, *compacted):
                 key = (site_id, metric, level, grain, period - period % grain, *kept)
                 cell = cells.get(key)
                 if cell is None:

@@ -138,12 +138,15 @@ async def break_down(
     if level is None:
         tallies, percentiles = await exact_stats(conn, selection, SUMMARY_FRACTIONS)
         source: Source = "raw"
-    else:
+    elif order == "count":
         tallies = await rollup_tallies(conn, selection, level)
-        if order == "count":
-            top = _ranked_by_count(tallies)[:limit]
-            selection = selection.restricted_to([key[1] or "" for key in top])
+        top = _ranked_by_count(tallies)[:limit]
+        selection = selection.restricted_to([key[1] or "" for key in top])
         percentiles = await rollup_percentiles(conn, selection, level, SUMMARY_FRACTIONS)
+        source = "rollups"
+    else:
+        # Ranking by a percentile needs every group's histogram anyway: one read.
+        tallies, percentiles = await rollup_stats(conn, selection, level, SUMMARY_FRACTIONS)
         source = "rollups"
     keys = (
         _ranked_by_count(tallies) if order == "count" else _ranked_by(order, percentiles, tallies)

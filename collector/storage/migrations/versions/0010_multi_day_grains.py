@@ -1,8 +1,9 @@
 """Multi-day rollup grains: 2, 4, 8 and 16 days, built from the day rows already stored.
 
 Long windows then read a few coarse rows per key instead of one per day. From this
-revision on the roller and the writer maintain these grains themselves; this only
-fills them in for the data rolled up before.
+revision on the roller compacts each period once the watermark passes its end, and
+the writer keeps the compacted ones exact (on SQLite, where the watermark is at the
+end of time, all of them); this fills them in for the data rolled up before.
 
 Revision ID: 0010
 Revises: 0006
@@ -38,7 +39,7 @@ SELECT site_id, metric, level, g.grain, period - period % g.grain, {_DIMS}, {_CO
               FROM unnest(array_agg(histogram)) AS u(doc), jsonb_each_text(u.doc) AS h
               GROUP BY h.key) AS b)
 FROM rollups CROSS JOIN (VALUES {", ".join(f"({grain})" for grain in MULTI_DAY_GRAINS)}) AS g(grain)
-WHERE rollups.grain = {DAY}
+WHERE rollups.grain = {DAY} AND period - period % g.grain + g.grain <= :complete_before
 GROUP BY site_id, metric, level, g.grain, period - period % g.grain, {_DIMS}
 """  # noqa: S608
 
@@ -64,7 +65,11 @@ GROUP BY site_id, metric, level, period - period % :grain, {_DIMS}
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        bind.execute(sa.text(POSTGRES_FILL))
+        # Only periods the watermark has passed: the roller compacts the others later.
+        watermark = bind.execute(
+            sa.text("SELECT floor(extract(epoch FROM rolled_before))::bigint FROM rollup_watermark")
+        ).scalar_one()
+        bind.execute(sa.text(POSTGRES_FILL), {"complete_before": watermark})
         return
     for grain in MULTI_DAY_GRAINS:
         bind.execute(sa.text(SQLITE_FILL), {"grain": grain})
