@@ -48,7 +48,9 @@ class WindowParams:
         return resolve_window(self.start, self.end, now=datetime.now(UTC), snap=snap)
 
 
-def window_params(
+# The parameter dependencies are coroutines: FastAPI runs plain functions in a thread
+# pool, a thread hop per dependency and request.
+async def window_params(
     start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
 ) -> WindowParams:
@@ -56,7 +58,7 @@ def window_params(
     return WindowParams(start, end)
 
 
-def filter_params(
+async def filter_params(
     page: Annotated[str | None, Query(max_length=512)] = None,
     route: Annotated[str | None, Query(max_length=512)] = None,
     device: Annotated[str | None, Query(max_length=16)] = None,

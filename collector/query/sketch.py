@@ -23,8 +23,10 @@ its own mapping). Stored bucket numbers are shifted so the floor lands on 1.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 
 RELATIVE_ACCURACY = 0.0099
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -105,23 +107,21 @@ def percentiles_of_histogram(
 
     Empty or negative entries (a removal not matched by its addition) are skipped.
     """
-    total = sum(n for n in counts.values() if n > 0)
     wanted = sorted(set(fractions))
     answers: dict[float, float | None] = dict.fromkeys(wanted)
-    if total <= 0:
+    buckets = sorted(counts)
+    tallies = [counts[bucket] for bucket in buckets]
+    if tallies and min(tallies) <= 0:
+        kept = [(bucket, n) for bucket, n in zip(buckets, tallies, strict=True) if n > 0]
+        buckets = [bucket for bucket, _ in kept]
+        tallies = [n for _, n in kept]
+    if not tallies:
         return answers
-    ranks = [(nearest_rank(fraction, total), fraction) for fraction in wanted]
-    cumulative, position = 0, 0
-    for bucket in sorted(counts):
-        n = counts[bucket]
-        if n <= 0:
-            continue
-        cumulative += n
-        while position < len(ranks) and ranks[position][0] <= cumulative:
-            answers[ranks[position][1]] = mapping.value_of(bucket)
-            position += 1
-        if position == len(ranks):
-            break
+    # Running totals, then each rank's bucket by bisection: no Python loop over buckets.
+    cumulative = list(accumulate(tallies))
+    for fraction in wanted:
+        position = bisect_left(cumulative, nearest_rank(fraction, cumulative[-1]))
+        answers[fraction] = mapping.value_of(buckets[position])
     return answers
 
 
