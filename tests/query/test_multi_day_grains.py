@@ -33,7 +33,7 @@ async def test_the_migration_builds_multi_day_rows_equal_to_those_kept_since(
     kept = await stored_rollups(engine)
     assert {key[3] for key in kept} >= {DAY, *COMPACTED_GRAINS}
 
-    await downgrade(engine, "0006")
+    await downgrade(engine, "0010-1")
     assert await multi_day_rows(engine) == 0
     await upgrade(engine)
     assert await stored_rollups(engine) == kept

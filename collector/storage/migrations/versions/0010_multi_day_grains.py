@@ -6,7 +6,7 @@ the writer keeps the compacted ones exact (on SQLite, where the watermark is at 
 end of time, all of them); this fills them in for the data rolled up before.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-11-26
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
