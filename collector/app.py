@@ -188,7 +188,12 @@ def _lifespan(
             # On SQLite writers roll up in their own transactions; no roller needed.
             interval = timedelta(seconds=settings.rollup_interval_seconds)
             background.append(
-                asyncio.create_task(roll_forever(engine, interval=interval), name="rollups")
+                asyncio.create_task(
+                    roll_forever(
+                        engine, interval=interval, report_lag=telemetry.metrics.set_rollup_lag
+                    ),
+                    name="rollups",
+                )
             )
         writer = event_writer(engine, settings, telemetry)
         writer.add_listener(app.state.live_hub.after_commit)

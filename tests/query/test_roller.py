@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.query.roller import roll_up
+from collector.query.roller import ROLL_LAG, roll_forever, roll_up
 from collector.query.rollups import RollupAccumulator, cells_of, read_watermark
 from collector.query.timeutil import epoch_seconds
 from collector.storage.db import create_engine
@@ -125,3 +126,23 @@ async def test_flush_always_empties_the_accumulator(engine: AsyncEngine) -> None
     assert result.applied == 1
     async with engine.begin() as conn:
         assert (await accumulator.flush(conn)).applied == 0
+
+
+async def test_the_rolling_loop_reports_how_far_the_watermark_is_behind() -> None:
+    async with postgres_schema() as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+            await set_watermark(engine, datetime.now(UTC) - timedelta(hours=2))
+            lags: asyncio.Queue[float] = asyncio.Queue()
+            rolling = asyncio.create_task(
+                roll_forever(engine, interval=timedelta(seconds=60), report_lag=lags.put_nowait)
+            )
+            try:
+                lag = await asyncio.wait_for(lags.get(), timeout=30)
+            finally:
+                rolling.cancel()
+            # Caught up to the roller's own lag behind now, not two hours behind.
+            assert ROLL_LAG.total_seconds() <= lag < ROLL_LAG.total_seconds() + 30
+        finally:
+            await engine.dispose()
