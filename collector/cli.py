@@ -23,6 +23,7 @@ from collector.budgets.cli import budget_cli
 from collector.budgets.field_regressions import CheckResult, check_all_sites, regressions_json
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.errors import PerfbeaconError
+from collector.security import admin_tokens
 from collector.sites import service as sites_service
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
@@ -42,7 +43,11 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 site_cli = typer.Typer(help="Manage monitored sites.", no_args_is_help=True)
+admin_token_cli = typer.Typer(
+    help="Manage stored admin tokens (besides PERFBEACON_ADMIN_TOKEN).", no_args_is_help=True
+)
 cli.add_typer(site_cli, name="site")
+cli.add_typer(admin_token_cli, name="admin-token")
 cli.add_typer(budget_cli, name="budget")
 field_cli = typer.Typer(help="Field (real-user) data checks.", no_args_is_help=True)
 cli.add_typer(field_cli, name="field")
@@ -195,6 +200,75 @@ def field_check(
             "regressions": regressions_json(result.regressions),
         }
         print(json.dumps(line))
+
+
+@site_cli.command("rotate-token")
+def site_rotate_token(
+    key: Annotated[str, typer.Argument(help="The site's public key (pk_...).")],
+) -> None:
+    """Give a site a new read token, printed once as {"key", "read_token"}; the old one dies."""
+    settings = settings_or_exit()
+
+    async def rotate(conn: AsyncConnection) -> dict[str, str]:
+        token = await sites_service.issue_new_read_token(conn=conn, key=key)
+        return {"key": key, "read_token": token}
+
+    print(json.dumps(run_migrated(settings, rotate)))
+
+
+@site_cli.command("revoke-token")
+def site_revoke_token(
+    key: Annotated[str, typer.Argument(help="The site's public key (pk_...).")],
+) -> None:
+    """Revoke a site's read token (and its dashboard sessions); rotate-token issues a new one."""
+    settings = settings_or_exit()
+
+    async def revoke(conn: AsyncConnection) -> None:
+        await sites_service.revoke_read_token(conn=conn, key=key)
+
+    run_migrated(settings, revoke)
+    print(f"perfbeacon: the read token of site {key} is revoked", file=sys.stderr)
+
+
+@admin_token_cli.command("create")
+def admin_token_create(
+    name: Annotated[str, typer.Argument(help="A name for the token, e.g. ops-2026.")],
+) -> None:
+    """Create an admin token; prints {"name", "created_at", "token"} (the token only this once)."""
+    settings = settings_or_exit()
+
+    async def create(conn: AsyncConnection) -> str:
+        return (await admin_tokens.create_admin_token(conn=conn, name=name)).model_dump_json()
+
+    print(run_migrated(settings, create))
+
+
+@admin_token_cli.command("list")
+def admin_token_list() -> None:
+    """List stored admin tokens as JSON lines (names and dates, never the tokens)."""
+    settings = settings_or_exit()
+
+    async def list_all(conn: AsyncConnection) -> list[str]:
+        return [
+            token.model_dump_json() for token in await admin_tokens.list_admin_tokens(conn=conn)
+        ]
+
+    for line in run_migrated(settings, list_all):
+        print(line)
+
+
+@admin_token_cli.command("revoke")
+def admin_token_revoke(
+    name: Annotated[str, typer.Argument(help="The name given at creation.")],
+) -> None:
+    """Revoke a stored admin token; it and the dashboard sessions opened with it stop working."""
+    settings = settings_or_exit()
+
+    async def revoke(conn: AsyncConnection) -> None:
+        await admin_tokens.revoke_admin_token(conn=conn, name=name)
+
+    run_migrated(settings, revoke)
+    print(f"perfbeacon: admin token {name} is revoked", file=sys.stderr)
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.errors import Forbidden, Unauthenticated
 from collector.runtime import Runtime
-from collector.security.tokens import secret_equals
+from collector.security import admin_tokens
+from collector.security.schemas import AdminCredential
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
 
@@ -42,26 +43,55 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def require_admin(request: Request, runtime: RuntimeDep) -> None:
-    """Allow only callers presenting the admin token."""
-    expected = runtime.settings.admin_token
+async def admin_credential(
+    request: Request, runtime: RuntimeDep, conn: Conn
+) -> AdminCredential | None:
+    """The admin credential the caller's bearer token is, or None (never an error)."""
     token = bearer_token(request)
     if token is None:
-        raise Unauthenticated("the admin token is required: Authorization: Bearer <token>")
-    if expected is None:
-        raise Forbidden("admin API disabled: set PERFBEACON_ADMIN_TOKEN to enable it")
-    if not secret_equals(token, expected.get_secret_value()):
-        raise Forbidden("the token given is not the admin token")
+        return None
+    return await admin_tokens.find_admin_credential(
+        conn=conn, token=token, configured=runtime.settings.admin_token
+    )
+
+
+AdminCaller = Annotated[AdminCredential | None, Depends(admin_credential)]
+
+
+def is_admin(credential: AdminCaller) -> bool:
+    """Whether the caller presents an admin token."""
+    return credential is not None
+
+
+IsAdmin = Annotated[bool, Depends(is_admin)]
+
+
+async def require_admin(request: Request, credential: AdminCaller, conn: Conn) -> None:
+    """Allow only callers presenting an admin token."""
+    if credential is not None:
+        return
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("an admin token is required: Authorization: Bearer <token>")
+    # A site's read token is a real credential that does not grant this; anything
+    # else is a token of nobody.
+    try:
+        await sites_service.find_site_by_read_token(conn=conn, token=token)
+    except Unauthenticated:
+        raise Unauthenticated("the token given is not an admin token") from None
+    raise Forbidden("a site read token does not grant admin access")
 
 
 AdminOnly = Annotated[None, Depends(require_admin)]
 
 
-async def require_site_token(request: Request, conn: Conn) -> Site:
+async def require_site_token(request: Request, admin: IsAdmin, conn: Conn) -> Site:
     """The site whose read token the caller presents (the token alone names the site)."""
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("a site read token is required: Authorization: Bearer <token>")
+    if admin:
+        raise Forbidden("these routes name their site by its read token; an admin token names none")
     return await sites_service.find_site_by_read_token(conn=conn, token=token)
 
 
@@ -76,25 +106,12 @@ def lhci_build_token(request: Request) -> str | None:
 LhciBuildToken = Annotated[str | None, Depends(lhci_build_token)]
 
 
-def is_admin(request: Request, runtime: RuntimeDep) -> bool:
-    """Whether the caller presents the admin token (no error when it does not)."""
-    expected = runtime.settings.admin_token
-    token = bearer_token(request)
-    return bool(
-        token and expected is not None and secret_equals(token, expected.get_secret_value())
-    )
-
-
-IsAdmin = Annotated[bool, Depends(is_admin)]
-
-
-async def require_read_token(key: str, request: Request, runtime: RuntimeDep, conn: Conn) -> Site:
-    """The site named by the path's ``key``, for callers with its read token or the admin token."""
+async def require_read_token(key: str, request: Request, admin: IsAdmin, conn: Conn) -> Site:
+    """The site named by the path's ``key``, for callers with its read token or an admin token."""
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("a read token is required: Authorization: Bearer <site read token>")
-    admin = runtime.settings.admin_token
-    if admin is not None and secret_equals(token, admin.get_secret_value()):
+    if admin:
         return await sites_service.get_site(conn=conn, key=key)
     return await sites_service.get_site_for_reader(conn=conn, key=key, read_token=token)
 

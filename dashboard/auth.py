@@ -1,8 +1,9 @@
 """Who may see what: tokens become principals, principals are checked on every request.
 
 A viewer's session names its site and a fingerprint of the site's read token; an
-admin's names a fingerprint of the admin token. Rotating either token therefore
-ends the sessions opened with the old one, without any server-side session store.
+admin's names the admin token (the setting, or a stored token by name) and its
+fingerprint. Rotating or revoking a token therefore ends the sessions opened with
+it, without any server-side session store.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.errors import Forbidden, NotFound, Unauthenticated
+from collector.errors import NotFound, Unauthenticated
+from collector.security import admin_tokens
 from collector.security.tokens import credential_fingerprint, hash_token, secret_equals
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
@@ -26,13 +28,17 @@ async def log_in(*, conn: AsyncConnection, token: str, admin_token: SecretStr | 
         raise Unauthenticated("Enter a site read token or the admin token.")
     if len(token) > _MAX_TOKEN_LENGTH:
         raise Unauthenticated("That token is not valid: it is far longer than any token.")
-    if admin_token is not None and secret_equals(token, admin_token.get_secret_value()):
+    admin = await admin_tokens.find_admin_credential(conn=conn, token=token, configured=admin_token)
+    if admin is not None:
         return Principal(
-            role=Role.ADMIN, site_key=None, fingerprint=credential_fingerprint(hash_token(token))
+            role=Role.ADMIN,
+            site_key=None,
+            fingerprint=credential_fingerprint(admin.token_hash),
+            admin_token_name=admin.name,
         )
     try:
         site = await sites_service.find_site_by_read_token(conn=conn, token=token)
-    except Forbidden:
+    except Unauthenticated:
         raise Unauthenticated(
             "That token is neither a site read token nor the admin token. "
             "Check for a missing character, or create a site to get a new read token."
@@ -47,10 +53,12 @@ async def still_valid(
 ) -> bool:
     """Whether the token a session was opened with is still the current one."""
     if principal.role is Role.ADMIN:
-        if admin_token is None:
-            return False
-        current = credential_fingerprint(hash_token(admin_token.get_secret_value()))
-        return secret_equals(current, principal.fingerprint)
+        return await admin_tokens.admin_credential_is_current(
+            conn=conn,
+            name=principal.admin_token_name,
+            fingerprint=principal.fingerprint,
+            configured=admin_token,
+        )
     if principal.site_key is None:
         return False
     try:

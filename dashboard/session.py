@@ -1,7 +1,8 @@
 """Signed, stateless dashboard sessions and CSRF tokens.
 
-The session cookie holds who is logged in (the role, the site of a viewer and a
-fingerprint of the credential used) signed with itsdangerous; nothing is stored on
+The session cookie holds who is logged in (the role, the site of a viewer, the
+name of a stored admin token, and a fingerprint of the credential used) signed
+with itsdangerous; nothing is stored on
 the server. CSRF protection is a signed double submit: a random nonce in its own
 cookie, and the nonce signed with the instance secret in every form.
 
@@ -41,6 +42,8 @@ class Principal:
     role: Role
     site_key: str | None
     fingerprint: str
+    # The stored admin token an admin logged in with; None for the configured one.
+    admin_token_name: str | None = None
 
     def may_see(self, site_key: str) -> bool:
         """Whether this session may read the site with public key ``site_key``."""
@@ -58,7 +61,12 @@ class SessionCodec:
     def encode(self, principal: Principal) -> str:
         """The signed cookie value for ``principal``."""
         return self._sessions.dumps(
-            {"r": principal.role.value, "s": principal.site_key, "f": principal.fingerprint}
+            {
+                "r": principal.role.value,
+                "s": principal.site_key,
+                "f": principal.fingerprint,
+                "n": principal.admin_token_name,
+            }
         )
 
     def decode(self, cookie: str | None) -> Principal | None:
@@ -72,11 +80,19 @@ class SessionCodec:
         if not isinstance(data, dict):
             return None
         role, site_key, fingerprint = data.get("r"), data.get("s"), data.get("f")
+        admin_token_name = data.get("n")
         if role not in {r.value for r in Role} or not isinstance(fingerprint, str):
             return None
         if role == Role.VIEWER and not isinstance(site_key, str):
             return None
-        return Principal(role=Role(role), site_key=site_key, fingerprint=fingerprint)
+        if admin_token_name is not None and not isinstance(admin_token_name, str):
+            return None
+        return Principal(
+            role=Role(role),
+            site_key=site_key,
+            fingerprint=fingerprint,
+            admin_token_name=admin_token_name,
+        )
 
     def csrf_token(self, nonce: str) -> str:
         """The form token for a CSRF cookie nonce."""

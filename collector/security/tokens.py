@@ -12,6 +12,7 @@ import secrets
 
 SITE_KEY_PREFIX = "pk_"
 READ_TOKEN_PREFIX = "pbr_"  # noqa: S105 - a prefix, not a secret
+ADMIN_TOKEN_PREFIX = "pba_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_site_key() -> str:
@@ -22,6 +23,11 @@ def new_site_key() -> str:
 def new_read_token() -> str:
     """A secret read token (256 random bits), shown once and stored only hashed."""
     return READ_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_admin_token() -> str:
+    """A secret admin token (256 random bits), shown once and stored only hashed."""
+    return ADMIN_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:

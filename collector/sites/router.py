@@ -1,12 +1,12 @@
-"""Admin HTTP API for sites: ``POST/GET /api/v1/sites`` (admin token)."""
+"""Admin HTTP API for sites: ``/api/v1/sites`` and their read tokens (admin token)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from collector.deps import AdminOnly, Conn
 from collector.sites import service
-from collector.sites.schemas import CreatedSite, Site, SiteCreate
+from collector.sites.schemas import CreatedSite, RotatedReadToken, Site, SiteCreate
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -21,3 +21,17 @@ async def create_site(_admin: AdminOnly, body: SiteCreate, conn: Conn) -> Create
 async def list_sites(_admin: AdminOnly, conn: Conn) -> list[Site]:
     """List every site (without secrets)."""
     return await service.list_sites(conn=conn)
+
+
+@router.post("/{key}/read-token")
+async def rotate_read_token(key: str, _admin: AdminOnly, conn: Conn) -> RotatedReadToken:
+    """Give the site a new read token, shown this once; the old one stops working at once."""
+    token = await service.issue_new_read_token(conn=conn, key=key)
+    return RotatedReadToken(key=key, read_token=token)
+
+
+@router.delete("/{key}/read-token", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_read_token(key: str, _admin: AdminOnly, conn: Conn) -> Response:
+    """Revoke the site's read token; reading needs a new one (rotate) or an admin token."""
+    await service.revoke_read_token(conn=conn, key=key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -95,3 +95,10 @@ class CreatedSite(Site):
     """A site just created: the only time its read token is shown."""
 
     read_token: str
+
+
+class RotatedReadToken(BaseModel):
+    """A site's new read token, shown this once; the previous one no longer works."""
+
+    key: str
+    read_token: str

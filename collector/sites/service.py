@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -10,10 +11,14 @@ from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from collector.errors import Conflict, NotFound, Unauthenticated
 from collector.security.tokens import hash_token, new_read_token, new_site_key
 from collector.sites.schemas import CreatedSite, Site, normalize_origin, validate_site_name
 from collector.storage.tables import sites
+
+# What a revoked read token's hash is replaced with: never 64 hex digits, so no
+# token hashes to it, and new each time, so sessions opened before end too.
+_REVOKED_PREFIX = "revoked:"
 
 
 async def create_site(
@@ -66,11 +71,11 @@ async def get_site(*, conn: AsyncConnection, key: str) -> Site:
 
 
 async def find_site_by_read_token(*, conn: AsyncConnection, token: str) -> Site:
-    """The site whose read token this is, or Forbidden."""
+    """The site whose read token this is, or Unauthenticated."""
     query = select(sites).where(sites.c.read_token_hash == hash_token(token))
     row = (await conn.execute(query)).first()
     if row is None:
-        raise Forbidden("the token given is not a site's read token")
+        raise Unauthenticated("the token given is not a read token of any site")
     return _to_site(row)
 
 
@@ -130,11 +135,22 @@ async def get_site_and_token_hash(*, conn: AsyncConnection, key: str) -> tuple[S
 async def issue_new_read_token(*, conn: AsyncConnection, key: str) -> str:
     """Replace the read token of site ``key`` (the old one stops working) and commit."""
     token = new_read_token()
+    await _replace_token_hash(conn, key, hash_token(token))
+    return token
+
+
+async def revoke_read_token(*, conn: AsyncConnection, key: str) -> None:
+    """Make site ``key`` have no working read token (until rotated) and commit."""
+    await _replace_token_hash(conn, key, _REVOKED_PREFIX + secrets.token_hex(16))
+
+
+async def _replace_token_hash(conn: AsyncConnection, key: str, token_hash: str) -> None:
+    # Every reader looks the hash up per request, so the old token stops working
+    # in every running collector as soon as this commits.
     result = await conn.execute(
-        update(sites).where(sites.c.public_key == key).values(read_token_hash=hash_token(token))
+        update(sites).where(sites.c.public_key == key).values(read_token_hash=token_hash)
     )
     if result.rowcount == 0:
         await conn.rollback()
         raise NotFound(f"no site with key {key[:80]!r}")
     await conn.commit()
-    return token

@@ -311,3 +311,13 @@ field_regressions = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("site_id", "day", "metric", "route"),
 )
+
+# Admin tokens besides PERFBEACON_ADMIN_TOKEN, stored hashed, so one can be
+# created, rotated and revoked while the collector runs.
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)

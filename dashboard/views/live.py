@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from collector.deps import Conn, bearer_token
-from collector.errors import Forbidden, NotFound
+from collector.errors import NotFound, Unauthenticated
 from collector.query.beacons import recent_beacons
 from collector.runtime import Runtime
+from collector.security import admin_tokens
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
 from dashboard.deps import LoggedIn, ShownSite, principal_of, session_codec
@@ -118,13 +120,21 @@ async def _authorized_site(websocket: WebSocket, runtime: Runtime, key: str) -> 
             return None
         token = bearer_token(websocket)  # type: ignore[arg-type]
         if token is not None:
-            try:
-                holder = await sites_service.find_site_by_read_token(conn=conn, token=token)
-            except Forbidden:
-                return None
-            return site if holder.id == site.id else None
+            return site if await _token_reads(conn, runtime, token, site) else None
     principal = await principal_of(websocket, await session_codec(websocket))
     return site if principal is not None and principal.may_see(site.key) else None
+
+
+async def _token_reads(conn: AsyncConnection, runtime: Runtime, token: str, site: Site) -> bool:
+    """Whether a bearer token is an admin token or the read token of ``site``."""
+    configured = runtime.settings.admin_token
+    if await admin_tokens.find_admin_credential(conn=conn, token=token, configured=configured):
+        return True
+    try:
+        holder = await sites_service.find_site_by_read_token(conn=conn, token=token)
+    except Unauthenticated:
+        return False
+    return holder.id == site.id
 
 
 def _same_origin(websocket: WebSocket) -> bool:

@@ -318,5 +318,5 @@ def test_against_a_server_stores_the_build_and_flags_a_regression(tmp_path: Path
             },
         )
         assert wrong.returncode == 2
-        assert "(403)" in wrong.stderr
+        assert "(401)" in wrong.stderr
     assert os.path.exists(tmp_path / "pb.db")

@@ -289,7 +289,7 @@ async def test_bad_input_is_a_clear_4xx_and_stores_nothing(
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({"Authorization": "Bearer pbr_not-a-real-token"}, 403)],
+    [({}, 401), ({"Authorization": "Bearer pbr_not-a-real-token"}, 401)],
 )
 async def test_site_token_is_required(
     client: httpx.AsyncClient, engine: AsyncEngine, headers: dict[str, str], status: int

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.demo.generator import REGRESSED_ROUTE, REGRESSION_DAYS, page_views
 from collector.demo.service import demo_start, load_demo, prepare_demo_site
-from collector.errors import Forbidden
+from collector.errors import Unauthenticated
 from collector.query.sketch import nearest_rank
 from collector.sites.service import find_site_by_read_token
 from collector.storage.records import EventRecord
@@ -106,7 +106,7 @@ async def test_a_second_demo_run_reuses_the_site_with_a_new_token_and_tops_up(
     async with engine.connect() as conn:
         second = await prepare_demo_site(conn=conn)
         start = await demo_start(conn=conn, site_id=second.id, now=END)
-        with pytest.raises(Forbidden):
+        with pytest.raises(Unauthenticated):
             await find_site_by_read_token(conn=conn, token=first.read_token)
         new_holder = await find_site_by_read_token(conn=conn, token=second.read_token)
         stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()

@@ -95,7 +95,7 @@ async def test_malformed_json_body_is_a_clear_4xx(
     [
         ({}, 401, "unauthenticated"),
         ({"Authorization": "Basic abc"}, 401, "unauthenticated"),
-        ({"Authorization": "Bearer wrong-token-wrong-token"}, 403, "forbidden"),
+        ({"Authorization": "Bearer wrong-token-wrong-token"}, 401, "unauthenticated"),
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
