@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
@@ -34,6 +33,7 @@ from collector.query.roller import roll_forever
 from collector.query.rollups import roll_up_batch
 from collector.query.router import router as query_router
 from collector.runtime import Runtime
+from collector.security.cors import ReadApiCors
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
 from collector.storage.maintenance import maintain_forever, try_maintain_once
@@ -121,13 +121,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Added last = outermost. GZip sits inside CORS so preflights stay uncompressed.
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_size)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
-            max_age=600,
-        )
+        app.add_middleware(ReadApiCors, origins=settings.cors_origins)
 
 
 def event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry) -> EventWriter:

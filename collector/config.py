@@ -152,6 +152,17 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if "*" in origin or not origin.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"{origin[:100]!r} is not an origin: list origins such as "
+                    "https://grafana.example, comma-separated (a wildcard is not allowed)"
+                )
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         """True when the database is the embedded SQLite default."""

@@ -78,7 +78,7 @@ async def test_cors_is_configured_from_settings(settings: Settings) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.options(
-            "/api/v1/sites",
+            "/api/v1/sites/pk_any/summary",
             headers={"Origin": "https://ops.example", "Access-Control-Request-Method": "GET"},
         )
     assert response.headers["access-control-allow-origin"] == "https://ops.example"
