@@ -241,6 +241,9 @@ CASES: tuple[Case, ...] = (
     Case("GET", "/api/v1/sites/{key}/score", Surface.API, SITE_READ),
     Case("GET", "/api/v1/sites/{key}/export.csv", Surface.API, SITE_READ),
     Case("GET", "/api/v1/sites/{key}/export.ndjson", Surface.API, SITE_READ),
+    Case("GET", "/api/v1/sites/{key}/comparison", Surface.API, SITE_READ),
+    Case("GET", "/api/v1/sites/{key}/distribution?metric=LCP", Surface.API, SITE_READ),
+    Case("GET", "/api/v1/sites/{key}/regressions", Surface.API, SITE_READ),
     # Budget checks.
     Case("POST", "/api/v1/budgets/check", Surface.API, BY_READ_TOKEN, body=_check_body),
     Case("PUT", "/api/v1/budgets/config", Surface.API, BY_READ_TOKEN, body=_config_body),
