@@ -13,6 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from collector.app import create_app
 from collector.config import Settings
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
 from collector.telemetry.logs import (
     REDACTED,
     omit_payloads_above_debug,
@@ -46,6 +48,10 @@ async def test_access_line_has_ids_and_no_authorization_value(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     exporter = InMemorySpanExporter()
+    # Checking a bearer token reads the stored admin tokens: the schema must exist.
+    engine = create_engine(sqlite_url(tmp_path))
+    await upgrade(engine)
+    await engine.dispose()
     app = create_app(log_settings(tmp_path), span_exporter=exporter)
     async with serving_in_process(app) as client:
         response = await client.get(
