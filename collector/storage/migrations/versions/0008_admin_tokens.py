@@ -4,7 +4,7 @@ They can be created and revoked while the collector runs, so an admin token is
 rotated without a restart.
 
 Revision ID: 0008
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
