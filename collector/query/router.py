@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -79,6 +79,11 @@ async def filter_params(
             "navigation_type": navigation_type,
         }
     )
+
+
+def _streamed(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a streamed export: its media type, not JSON."""
+    return {200: {"content": {media_type: {"schema": {"type": "string"}}}}}
 
 
 WindowDep = Annotated[WindowParams, Depends(window_params)]
@@ -241,7 +246,7 @@ async def performance_score(
     )
 
 
-@router.get("/export.csv")
+@router.get("/export.csv", response_class=StreamingResponse, responses=_streamed("text/csv"))
 async def export_csv(site: SiteReader, runtime: RuntimeDep, window: WindowDep) -> StreamingResponse:
     """Raw events of the window as CSV, streamed."""
     chunks = export.export_csv(runtime.engine, site_id=site.id, window=window.resolve())
@@ -252,7 +257,9 @@ async def export_csv(site: SiteReader, runtime: RuntimeDep, window: WindowDep) -
     )
 
 
-@router.get("/export.ndjson")
+@router.get(
+    "/export.ndjson", response_class=StreamingResponse, responses=_streamed("application/x-ndjson")
+)
 async def export_ndjson(
     site: SiteReader, runtime: RuntimeDep, window: WindowDep
 ) -> StreamingResponse:

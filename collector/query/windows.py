@@ -24,6 +24,10 @@ SNAP_SLACK = timedelta(days=1)
 _DURATION = re.compile(r"^(\d{1,6})(m|h|d|w)$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_EXAMPLES = "a duration such as 30m, 24h, 7d or 2w, or an ISO 8601 time"
+# Beacons are stamped when they arrive: nothing lies outside these years, and keeping
+# times inside them leaves room to snap a window outwards without leaving datetime's range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,18 @@ def parse_time(text: str, *, field: str) -> datetime:
             f"{field}={text[:64]!r} is not a time: use {DURATION_EXAMPLES}",
             details={"field": field, "allowed": DURATION_EXAMPLES},
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidInput(
+            f"{field}={text[:64]!r} is out of range: use a time from {EARLIEST.year} "
+            f"to {LATEST.year - 1}",
+            details={
+                "field": field,
+                "earliest": EARLIEST.isoformat(),
+                "latest": LATEST.isoformat(),
+            },
+        )
+    return moment
 
 
 def resolve_window(
@@ -86,7 +101,8 @@ def resolve_window(
     if start is None:
         start_at = end_at - DEFAULT_SPAN
     elif (duration := parse_duration(start)) is not None:
-        start_at = end_at - duration
+        # Checked before subtracting: a long enough duration leaves datetime's range.
+        start_at = end_at - min(duration, max_span + timedelta(seconds=1))
     else:
         start_at = parse_time(start, field="from")
     if start_at >= end_at:

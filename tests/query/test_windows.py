@@ -66,6 +66,9 @@ def test_a_timeseries_window_snaps_to_its_interval() -> None:
         ("2026-11-02", "2026-11-01", "empty"),
         ("soon", None, "not a time"),
         (None, "later", "not a time"),
+        (None, "9999-12-31T23:59:59", "out of range"),
+        ("0001-01-01", None, "out of range"),
+        ("999999w", "1970-01-02", "too long"),
     ],
 )
 def test_bad_windows_are_refused(start: str | None, end: str | None, message: str) -> None:
