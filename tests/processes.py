@@ -74,18 +74,22 @@ def answers_200(url: str) -> bool:
         connection.close()
 
 
-def wait_until_healthy(base_url: str, process: subprocess.Popen[str], timeout: float) -> float:
+def wait_until_healthy(
+    base_url: str, process: subprocess.Popen[str], timeout: float, output: Path | None = None
+) -> float:
     """Poll ``/health`` until it answers 200; return the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"perfbeacon exited early:\n{process.stdout.read() if process.stdout else ''}"
-            )
+            raise RuntimeError(f"perfbeacon exited early:\n{_read(output)}")
         if answers_200(f"{base_url}/health"):
             return time.monotonic() - started
         time.sleep(0.05)
-    raise TimeoutError(f"perfbeacon did not answer /health within {timeout} s")
+    raise TimeoutError(f"perfbeacon did not answer /health within {timeout} s:\n{_read(output)}")
+
+
+def _read(output: Path | None) -> str:
+    return output.read_text(errors="replace") if output is not None and output.exists() else ""
 
 
 @contextmanager
@@ -94,17 +98,21 @@ def serving(
 ) -> Iterator[tuple[str, float]]:
     """Run ``perfbeacon serve ARGS`` on a free port; yield its base URL and start-up time."""
     port = free_port()
-    process = subprocess.Popen(
-        [*perfbeacon_command(), "serve", "--port", str(port), *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A file, not a pipe: nobody reads a pipe while the server runs, and once its
+    # buffer is full of access lines the server blocks on its next log line.
+    output = cwd / f"perfbeacon-{port}.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [*perfbeacon_command(), "serve", "--port", str(port), *args],
+            env=env,
+            cwd=cwd,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        yield base_url, wait_until_healthy(base_url, process, timeout)
+        yield base_url, wait_until_healthy(base_url, process, timeout, output)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, s
     )
     try:
         printed = _read_until_token(process)
+        # Keep reading: a pipe nobody drains fills with access lines and stalls the server.
+        threading.Thread(target=process.stdout.read, daemon=True).start()  # type: ignore[union-attr]
         base = f"http://127.0.0.1:{port}"
         wait_until_healthy(base, process, timeout=60)
         key = re.search(r"site key:\s+(\S+)", printed)
