@@ -28,6 +28,7 @@ from collector.ingest import useragent
 from collector.ingest.endpoint import VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.site_cache import SiteCache
+from collector.ingest.spool import Spool
 from collector.ingest.writer import EventWriter
 from collector.query.roller import roll_forever
 from collector.query.rollups import roll_up_batch
@@ -124,7 +125,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(ReadApiCors, origins=settings.cors_origins)
 
 
-def event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry) -> EventWriter:
+def event_writer(
+    engine: AsyncEngine, settings: Settings, telemetry: Telemetry, spool: Spool | None = None
+) -> EventWriter:
     """The event writer as the collector runs it (the demo loader writes through it too)."""
     return EventWriter(
         engine,
@@ -136,7 +139,17 @@ def event_writer(engine: AsyncEngine, settings: Settings, telemetry: Telemetry) 
         tracing=telemetry.tracing,
         # Rollups commit with the raw rows of each batch (or are left to the roller).
         batch_hooks=(roll_up_batch,),
+        spool=spool,
     )
+
+
+def open_spool(settings: Settings) -> Spool | None:
+    """This process's spool for database outages, or None when it is turned off (size 0)."""
+    if settings.spool_max_bytes == 0:
+        return None
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+    spool.open()
+    return spool
 
 
 def _lifespan(
@@ -189,7 +202,8 @@ def _lifespan(
                     name="rollups",
                 )
             )
-        writer = event_writer(engine, settings, telemetry)
+        spool = open_spool(settings)
+        writer = event_writer(engine, settings, telemetry, spool)
         writer.add_listener(app.state.live_hub.after_commit)
         # Loading the User-Agent rules takes a moment; do it beside serving, not before.
         warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
@@ -208,7 +222,11 @@ def _lifespan(
         try:
             yield
         finally:
-            await writer.stop()
+            # Part of the shutdown timeout went to requests in flight; the rest is the
+            # writer's, to commit the queue and replay the spool.
+            await writer.stop(timeout=settings.shutdown_timeout / 2)
+            if spool is not None:
+                spool.close()
             await warm_up
             for task in background:
                 task.cancel()

@@ -136,6 +136,8 @@ def serve(
             server_header=False,
             log_config=uvicorn_log_config(settings),
             log_level=settings.log_level,
+            # Requests in flight get half; the writer flushes in the other half.
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout / 2)),
             # perfbeacon writes its own access line (route, request id, trace id).
             access_log=False,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     ingest_batch_max_metrics: int = Field(default=5_000, ge=1)
     ingest_recent_ids: int = Field(default=200_000, ge=0)
     site_cache_seconds: float = Field(default=30.0, ge=0)
+    spool_dir: Path = Path("perfbeacon-spool")
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    shutdown_timeout: float = Field(default=25.0, gt=0, le=3600)
     session_secret: SecretStr | None = None
     session_hours: int = Field(default=12, ge=1, le=24 * 90)
 

@@ -77,3 +77,22 @@ class Unavailable(PerfbeaconError):
     """The service cannot take this work right now; the caller may retry later."""
 
     code = "unavailable"
+    # Seconds a client should wait before retrying (the Retry-After header).
+    retry_after: ClassVar[int] = 1
+
+
+class RateLimited(PerfbeaconError):
+    """The caller sent more than its limit allows; it may retry after ``retry_after`` s."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
+def retry_after_of(error: PerfbeaconError) -> int | None:
+    """The Retry-After seconds of an error that invites a retry, else None."""
+    if isinstance(error, Unavailable | RateLimited):
+        return error.retry_after
+    return None

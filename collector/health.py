@@ -35,6 +35,11 @@ async def ready(runtime: RuntimeDep) -> dict[str, object]:
             "the event writer is saturated",
             details={"writer": f"{runtime.writer.queued} metrics queued"},
         )
+    if not runtime.writer.database_reachable:
+        raise NotReady(
+            "the event writer cannot reach the database; beacons go to the spool",
+            details={"database": "unreachable", "spool_bytes": runtime.writer.spooled_bytes},
+        )
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with runtime.engine.connect() as conn:

@@ -17,11 +17,13 @@ from collector.errors import (
     MethodNotAllowed,
     NotFound,
     PerfbeaconError,
+    RateLimited,
     TooLarge,
     Unauthenticated,
     Unavailable,
     Unprocessable,
     UnsupportedMediaType,
+    retry_after_of,
 )
 
 STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
@@ -34,6 +36,7 @@ STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
     TooLarge: 413,
     UnsupportedMediaType: 415,
     Unprocessable: 422,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -76,6 +79,8 @@ def status_for(error: PerfbeaconError) -> int:
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PerfbeaconError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    if (retry_after := retry_after_of(exc)) is not None:
+        headers = {"Retry-After": str(retry_after)}
     return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
 
 

@@ -19,6 +19,14 @@ from tests.databases import postgres_schema, sqlite_url
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def private_spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's collectors spool into the test's own directory."""
+    directory = tmp_path / "spool"
+    monkeypatch.setenv("PERFBEACON_SPOOL_DIR", str(directory))
+    return directory
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of each kind, private to the test."""

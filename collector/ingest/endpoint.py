@@ -16,7 +16,13 @@ from urllib.parse import parse_qs
 import msgspec
 import structlog
 
-from collector.errors import MethodNotAllowed, PerfbeaconError, TooLarge, UnsupportedMediaType
+from collector.errors import (
+    MethodNotAllowed,
+    PerfbeaconError,
+    TooLarge,
+    UnsupportedMediaType,
+    retry_after_of,
+)
 from collector.http_errors import error_body, status_for
 from collector.ingest.service import BeaconIngestor, BeaconRequest
 from collector.runtime import Runtime
@@ -231,4 +237,7 @@ async def _respond_error(
 ) -> None:
     body = _encode(error_body(error.code, error.message, error.details))
     code = status if status is not None else status_for(error)
-    await _respond(send, code, [*headers, _JSON], body)
+    headers = [*headers, _JSON]
+    if (retry_after := retry_after_of(error)) is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await _respond(send, code, headers, body)

@@ -1,9 +1,11 @@
 """Which site a beacon belongs to: by public key or by Origin, cached.
 
-Hits are answered from memory for ``ttl`` seconds. Misses go to the database
-every time a cached "no such site" has expired (after at most a second), so a
-site created by another process (the CLI) is found by the next beacon naming it:
-its key is new and random, so it cannot be cached as missing before it exists.
+Hits are answered from memory for ``ttl`` seconds, and for longer while the
+database cannot be reached, so beacons of known sites still reach the spool.
+Misses go to the database every time a cached "no such site" has expired (after
+at most a second), so a site created by another process (the CLI) is found by
+the next beacon naming it: its key is new and random, so it cannot be cached as
+missing before it exists.
 """
 
 from __future__ import annotations
@@ -73,8 +75,13 @@ class SiteCache:
         """The site with public key ``key``, or None."""
         entry = self._by_key.get(key)
         if entry is None or entry[1] <= self._clock():
-            async with _sites_connection(self._engine) as conn:
-                site = await sites_service.find_site_by_key(conn=conn, key=key)
+            try:
+                async with _sites_connection(self._engine) as conn:
+                    site = await sites_service.find_site_by_key(conn=conn, key=key)
+            except SitesUnavailable:
+                if entry is None or not entry[0]:
+                    raise
+                return entry[0][0]  # stale beats nothing while the database is away
             entry = self._store(self._by_key, key, () if site is None else (_known(site),))
         found = entry[0]
         return found[0] if found else None
@@ -83,8 +90,13 @@ class SiteCache:
         """The sites that allow ``origin`` (usually one)."""
         entry = self._by_origin.get(origin)
         if entry is None or entry[1] <= self._clock():
-            async with _sites_connection(self._engine) as conn:
-                found = await sites_service.find_sites_by_origin(conn=conn, origin=origin)
+            try:
+                async with _sites_connection(self._engine) as conn:
+                    found = await sites_service.find_sites_by_origin(conn=conn, origin=origin)
+            except SitesUnavailable:
+                if entry is None or not entry[0]:
+                    raise
+                return entry[0]  # stale beats nothing while the database is away
             entry = self._store(self._by_origin, origin, tuple(map(_known, found)))
         return entry[0]
 

@@ -13,6 +13,14 @@ the commit, listeners (the live feed) are told what was stored.
 >>> await writer.write(records)             # returns once committed
 >>> await writer.stop()
 
+With a ``spool`` the writer survives a database outage: a batch that cannot commit
+because the database is unreachable is appended to the spool (fsync'd) and its
+beacons are acknowledged; while anything is spooled, new batches are spooled
+behind it, so the database sees every report in the order it arrived. The writer
+retries the database with exponential backoff and replays the spool frame by
+frame; a replayed record already in the database (its batch did commit after
+all) replaces itself, so replay stores each report exactly once.
+
 With ``metrics`` and ``tracing`` (perfbeacon's telemetry) it reports its queue depth,
 batch sizes and commit latency, and traces each batch and its commit, linked to the
 traced requests it carries.
@@ -22,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -34,7 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.errors import Unavailable
 from collector.ingest.recent import RecentReports, ReportKey, report_key
-from collector.storage.events import append_events, insert_events, replace_events
+from collector.ingest.spool import Frame, Spool, SpoolFull
+from collector.storage.events import append_events, find_events, insert_events, replace_events
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
 from collector.telemetry.metrics import Metrics
@@ -50,6 +61,13 @@ AfterCommitListener = Callable[[Sequence[EventRecord], Sequence[Replacement]], N
 # hidden again, LCP with reportAllChanges); FCP, TTFB and FID once per id.
 RE_REPORTED_METRICS = frozenset({"CLS", "INP", "LCP"})
 
+# Reconnection backoff: doubles from the first to the last, with jitter.
+FIRST_RETRY_SECONDS = 0.1
+LAST_RETRY_SECONDS = 5.0
+# SQLSTATE classes that mean "the database cannot take writes now", not "bad data":
+# connection exception, operator intervention (shutdown), insufficient resources.
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53")
+
 logger = structlog.get_logger(__name__)
 
 
@@ -63,6 +81,7 @@ class StorageUnavailable(Unavailable):
     """The batch holding the beacon could not be committed."""
 
     code = "storage_unavailable"
+    retry_after = 5
 
 
 @dataclass(slots=True)
@@ -96,8 +115,13 @@ class EventWriter:
         listeners: Sequence[AfterCommitListener] = (),
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self._engine = engine
+        self._spool = spool
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._deadline: float | None = None
         self._metrics = metrics
         self._tracing = tracing or Tracing.disabled()
         self._batch_window = batch_window
@@ -135,13 +159,29 @@ class EventWriter:
         """True when the queue is nearly full, so new beacons may be refused."""
         return self._queued >= self._max_queue * 0.9
 
+    @property
+    def database_reachable(self) -> bool:
+        """False from a failed attempt to reach the database until one succeeds."""
+        return self._backoff == 0.0
+
+    @property
+    def spooled_bytes(self) -> int:
+        """Bytes acknowledged into the spool and not yet replayed."""
+        return 0 if self._spool is None else self._spool.pending_bytes
+
     async def start(self) -> None:
         """Start the writer task."""
         self._task = asyncio.create_task(self._run(), name="event-writer")
 
-    async def stop(self) -> None:
-        """Refuse new writes, commit what is queued, and end the task."""
+    async def stop(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Refuse new writes, commit (or spool) what is queued, replay the spool, end.
+
+        Replaying the spool stops at ``timeout`` seconds or when the database is
+        unreachable; what is left stays on disk for the next start.
+        """
         self._closing = True
+        if timeout is not None:
+            self._deadline = time.monotonic() + timeout
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -165,15 +205,41 @@ class EventWriter:
         await pending.done
 
     async def _run(self) -> None:
-        # Once closing, keep committing until the queue is empty, then end.
-        while not (self._closing and not self._pending):
-            await self._wakeup.wait()
+        # Once closing, keep committing until the queue is empty and the spool is
+        # replayed (or cannot be now), then end.
+        while not (self._closing and not self._pending and not self._replay_wanted()):
+            await self._wait_for_work()
             if self._batch_window and not self._closing and self._queued < self._max_batch:
                 # Let the beacons arriving right now join this transaction.
                 await asyncio.sleep(self._batch_window)
             batch = self._take_batch()
             if batch:
                 await self._write_batch(batch)
+            if self._replay_due():
+                await self._replay_one_frame()
+
+    async def _wait_for_work(self) -> None:
+        if self._spool is None or self._spool.empty:
+            await self._wakeup.wait()
+            return
+        # Spooled work waits for the database: wake up for new beacons or the next retry.
+        delay = max(0.0, self._retry_at - time.monotonic())
+        if delay == 0.0:
+            await asyncio.sleep(0)  # let requests queue between replayed frames
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wakeup.wait()
+
+    def _replay_wanted(self) -> bool:
+        """Whether the closing writer should still try to empty the spool."""
+        if self._spool is None or self._spool.empty or not self.database_reachable:
+            return False
+        return self._deadline is None or time.monotonic() < self._deadline
+
+    def _replay_due(self) -> bool:
+        spool = self._spool
+        return spool is not None and not spool.empty and time.monotonic() >= self._retry_at
 
     def _take_batch(self) -> list[_Pending]:
         taken, size = 0, 0
@@ -191,9 +257,18 @@ class EventWriter:
         return batch
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
+        if self._spool is not None and (not self._spool.empty or time.monotonic() < self._retry_at):
+            # Behind spooled reports (order matters for re-reports), or the database
+            # is known to be down: spool without waiting for a connection attempt.
+            await self._spool_batch(batch, self._spool)
+            return
         try:
             await self._commit(batch)
         except Exception as exc:
+            if self._spool is not None and _is_unreachable(exc):
+                self._database_failed(exc)
+                await self._spool_batch(batch, self._spool)
+                return
             if len(batch) > 1 and not _is_connection_error(exc):
                 # One beacon's data must not cost the others theirs: retry alone.
                 for pending in batch:
@@ -202,23 +277,90 @@ class EventWriter:
             logger.warning("event_batch_failed", beacons=len(batch), error=repr(exc))
             _settle(batch, StorageUnavailable("the events could not be stored; retry later"))
             return
+        self._database_reached()
         _settle(batch, None)
+
+    async def _spool_batch(self, batch: list[_Pending], spool: Spool) -> None:
+        records = [record for pending in batch for record in pending.records]
+        try:
+            await spool.append(records)
+        except SpoolFull as exc:
+            _settle(batch, exc)
+            return
+        except OSError as exc:  # the disk is full or failing: nothing is acknowledged
+            logger.error("spool_write_failed", error=repr(exc))
+            _settle(batch, StorageUnavailable("the events could not be stored; retry later"))
+            return
+        if self._metrics is not None:
+            self._metrics.metrics_spooled(len(records))
+            self._metrics.set_spool_bytes(spool.pending_bytes)
+        _settle(batch, None)
+
+    async def _replay_one_frame(self) -> None:
+        spool = self._spool
+        if spool is None:
+            return
+        frame = await spool.next_frame()
+        if frame is None:
+            return
+        try:
+            await self._commit_records(frame.records, links=[], replay=True)
+        except Exception as exc:
+            if _is_unreachable(exc) or _is_connection_error(exc):
+                self._database_failed(exc)
+                return
+            self._set_aside(spool, frame, exc)
+            return
+        self._database_reached()
+        spool.consumed(frame)
+        if self._metrics is not None:
+            self._metrics.metrics_replayed(len(frame.records))
+            self._metrics.set_spool_bytes(spool.pending_bytes)
+        if spool.empty:
+            logger.info("spool_replayed")
+
+    def _set_aside(self, spool: Spool, frame: Frame, exc: Exception) -> None:
+        # The database is up but refuses these records: keep them for the operator
+        # rather than block every frame behind them.
+        logger.error("spool_frame_refused", records=len(frame.records), error=repr(exc))
+        spool.set_aside(frame)
+
+    def _database_failed(self, exc: BaseException) -> None:
+        if self._backoff == 0.0:
+            logger.warning("database_unreachable", error=repr(exc))
+        self._backoff = min(LAST_RETRY_SECONDS, max(FIRST_RETRY_SECONDS, self._backoff * 2))
+        # Jitter, so several collectors do not all reconnect at the same instant.
+        self._retry_at = time.monotonic() + self._backoff * random.uniform(0.5, 1.0)  # noqa: S311
+        if self._metrics is not None:
+            self._metrics.set_database_reachable(False)
+
+    def _database_reached(self) -> None:
+        if self._backoff:
+            logger.info("database_reachable_again")
+            if self._metrics is not None:
+                self._metrics.set_database_reachable(True)
+        self._backoff = 0.0
+        self._retry_at = 0.0
 
     async def _commit(self, batch: list[_Pending]) -> None:
         records = [record for pending in batch for record in pending.records]
+        await self._commit_records(records, links=[pending.link for pending in batch])
+
+    async def _commit_records(
+        self, records: list[EventRecord], *, links: list[Link | None], replay: bool = False
+    ) -> None:
         started = perf_counter()
-        links = [pending.link for pending in batch]
         with (
             self._tracing.ingest_batch(links=links, size=len(records)),
             self._tracing.db_commit(rows=len(records)),
         ):
             try:
-                plan = await self._commit_once(records)
+                plan = await self._commit_once(records, replay=replay)
             except Exception as exc:
                 if not _is_missing_partition(exc):
                     raise
                 await self._create_partitions_for(records)
-                plan = await self._commit_once(records)
+                plan = await self._commit_once(records, replay=replay)
         if self._metrics is not None:
             self._metrics.observe_writer_batch(
                 size=len(records), commit_seconds=perf_counter() - started
@@ -227,57 +369,49 @@ class EventWriter:
         self._recent.remember(r for r in stored if r.metric in RE_REPORTED_METRICS)
         self._notify(plan)
 
-    async def _commit_once(self, records: list[EventRecord]) -> _Plan:
-        plan = self._plan(records)
+    async def _commit_once(self, records: list[EventRecord], *, replay: bool) -> _Plan:
         conn = await self._connection()
         try:
+            if replay:
+                async with conn.begin():
+                    plan = await self._replay_plan(conn, records)
+                    await self._write_plan(conn, plan)
+                return plan
+            plan = _plan(records, self._recent.get)
             if not plan.replacements and not self._batch_hooks:
                 # Nothing else to write with the rows: one statement, no transaction.
                 await append_events(conn, plan.inserts)
                 return plan
             async with conn.begin():
-                await insert_events(conn, plan.inserts)
-                await replace_events(conn, plan.replacements)
-                for hook in self._batch_hooks:
-                    await hook(conn, plan.inserts, plan.replacements)
+                await self._write_plan(conn, plan)
         except BaseException:
             await self._close_connection()
             raise
         return plan
 
-    def _plan(self, records: list[EventRecord]) -> _Plan:
-        """Split a batch into first reports (COPY) and re-reports (UPDATE).
+    async def _write_plan(self, conn: AsyncConnection, plan: _Plan) -> None:
+        await insert_events(conn, plan.inserts)
+        await replace_events(conn, plan.replacements)
+        for hook in self._batch_hooks:
+            await hook(conn, plan.inserts, plan.replacements)
 
-        A re-report is known only from the recent-reports cache. On a cache miss -
-        the first report was evicted, came before a restart, or reached another
-        collector process - the re-report is stored as a new row, so that page view
-        counts twice (once with each value). Looking every report up in the table
-        instead would make every first report pay for a unique index, which this
-        design avoids; the cache holds ``recent_capacity`` instances (minutes to
-        hours of traffic) and re-reports come within a page's lifetime, so misses
-        are rare with one collector process. FCP, TTFB and FID are reported once
-        per id, so they skip all of this.
+    async def _replay_plan(self, conn: AsyncConnection, records: list[EventRecord]) -> _Plan:
+        """Plan spooled records against the rows the database holds right now.
+
+        A spooled batch may have committed after all (the connection broke after
+        COMMIT was sent), and the recent-reports cache does not know. So every
+        record is looked up where it would be stored - at the timestamp of the row
+        the cache knows for its id, else at its own - and a record found there
+        replaces that row (same value: no change, rollups moved by zero) instead
+        of adding a second one.
         """
-        plan = _Plan()
-        staged: dict[ReportKey, int] = {}
-        replacing: dict[ReportKey, int] = {}
+        keys = []
         for record in records:
-            if record.metric not in RE_REPORTED_METRICS:
-                plan.inserts.append(record)
-                continue
-            key = report_key(record)
-            if (index := staged.get(key)) is not None:
-                plan.inserts[index] = _updated(plan.inserts[index], record)
-            elif (index := replacing.get(key)) is not None:
-                old, _ = plan.replacements[index]
-                plan.replacements[index] = (old, _updated(old, record))
-            elif (old := self._recent.get(key)) is not None:
-                replacing[key] = len(plan.replacements)
-                plan.replacements.append((old, _updated(old, record)))
-            else:
-                staged[key] = len(plan.inserts)
-                plan.inserts.append(record)
-        return plan
+            known = self._recent.get(report_key(record))
+            ts = record.ts if known is None else known.ts
+            keys.append((record.site_id, record.metric, ts, record.metric_id))
+        stored = await find_events(conn, keys)
+        return _plan(records, stored.get, every_metric=True)
 
     def _notify(self, plan: _Plan) -> None:
         for listener in self._listeners:
@@ -301,6 +435,46 @@ class EventWriter:
         days = sorted({record.ts.date() for record in records})
         async with self._engine.begin() as conn:
             await ensure_partitions(conn, first_day=days[0], days=(days[-1] - days[0]).days + 1)
+
+
+def _plan(
+    records: list[EventRecord],
+    stored: Callable[[ReportKey], EventRecord | None],
+    *,
+    every_metric: bool = False,
+) -> _Plan:
+    """Split a batch into first reports (COPY) and re-reports (UPDATE of ``stored(key)``).
+
+    A re-report is known only from the recent-reports cache. On a cache miss -
+    the first report was evicted, came before a restart, or reached another
+    collector process - the re-report is stored as a new row, so that page view
+    counts twice (once with each value). Looking every report up in the table
+    instead would make every first report pay for a unique index, which this
+    design avoids; the cache holds ``recent_capacity`` instances (minutes to
+    hours of traffic) and re-reports come within a page's lifetime, so misses
+    are rare with one collector process. FCP, TTFB and FID are reported once
+    per id, so they skip all of this, unless ``every_metric`` (replays) asks.
+    """
+    plan = _Plan()
+    staged: dict[ReportKey, int] = {}
+    replacing: dict[ReportKey, int] = {}
+    for record in records:
+        if not every_metric and record.metric not in RE_REPORTED_METRICS:
+            plan.inserts.append(record)
+            continue
+        key = report_key(record)
+        if (index := staged.get(key)) is not None:
+            plan.inserts[index] = _updated(plan.inserts[index], record)
+        elif (index := replacing.get(key)) is not None:
+            old, _ = plan.replacements[index]
+            plan.replacements[index] = (old, _updated(old, record))
+        elif (old := stored(key)) is not None:
+            replacing[key] = len(plan.replacements)
+            plan.replacements.append((old, _updated(old, record)))
+        else:
+            staged[key] = len(plan.inserts)
+            plan.inserts.append(record)
+    return plan
 
 
 def _updated(stored: EventRecord, report: EventRecord) -> EventRecord:
@@ -328,6 +502,16 @@ def _is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, OSError | TimeoutError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """The database cannot take writes right now (down, restarting, out of resources)."""
+    if _is_connection_error(exc):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def _is_missing_partition(exc: BaseException) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Not a driver option: selects the PostgreSQL schema perfbeacon's tables live in.
 SEARCH_PATH_PARAM = "search_path"
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def split_search_path(url: str | URL) -> tuple[URL, str | None]:
@@ -32,7 +33,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    connect_args: dict[str, Any] = {}
+    # A database host that does not answer must not hold a writer for asyncpg's 60 s.
+    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_SECONDS}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(

@@ -11,16 +11,20 @@ else the caller writes (rollups) commit or roll back together.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import and_, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.storage.records import EVENT_COLUMNS, EventRecord
 from collector.storage.tables import events
 
 _ATTRIBUTION = EVENT_COLUMNS.index("attribution")
+# Rows looked up per statement: well under SQLite's bound-parameter limit.
+_LOOKUP_CHUNK = 500
+StoredKey = tuple[int, str, datetime, str]
 _json_encode = msgspec.json.Encoder().encode
 
 _REPLACE = (
@@ -91,6 +95,26 @@ async def replace_events(
             for old, new in replacements
         ],
     )
+
+
+async def find_events(
+    conn: AsyncConnection, keys: Sequence[StoredKey]
+) -> dict[tuple[int, str, str], EventRecord]:
+    """The stored rows at ``(site_id, metric, ts, metric_id)``, by (site_id, metric, metric_id).
+
+    For replays, which must know whether a row is already there; the lookup goes
+    through the (site_id, metric, ts) index.
+    """
+    found: dict[tuple[int, str, str], EventRecord] = {}
+    unique = list(dict.fromkeys(keys))
+    key_columns = tuple_(events.c.site_id, events.c.metric, events.c.ts, events.c.metric_id)
+    for start in range(0, len(unique), _LOOKUP_CHUNK):
+        chunk = unique[start : start + _LOOKUP_CHUNK]
+        rows = await conn.execute(select(events).where(key_columns.in_(chunk)))
+        for row in rows:
+            record = EventRecord(**row._asdict())
+            found[(record.site_id, record.metric, record.metric_id)] = record
+    return found
 
 
 async def _copy_into_postgresql(

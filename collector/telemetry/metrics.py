@@ -160,6 +160,34 @@ class Metrics:
             buckets=COMMIT_LATENCY_BUCKETS,
             registry=registry,
         )
+        self._spool_bytes = Gauge(
+            "perfbeacon_spool_bytes",
+            "Bytes of acknowledged metric reports in the local spool, waiting for the database.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._spooled = Counter(
+            "perfbeacon_spooled_metrics",
+            "Metric reports written to the local spool because the database was unreachable.",
+            registry=registry,
+        )
+        self._replayed = Counter(
+            "perfbeacon_replayed_metrics",
+            "Metric reports replayed from the local spool into the database.",
+            registry=registry,
+        )
+        self._database_reachable = Gauge(
+            "perfbeacon_writer_database_reachable",
+            "1 while the writer's last attempt to reach the database succeeded, else 0.",
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self._database_reachable.set(1)
+        self._rate_limited = Counter(
+            "perfbeacon_rate_limited",
+            "Beacons refused with 429 because their site and client address were over the limit.",
+            registry=registry,
+        )
         self._rollup_lag = Gauge(
             "perfbeacon_rollup_lag_seconds",
             "Age of the newest raw event not yet folded into the rollups.",
@@ -209,6 +237,26 @@ class Metrics:
         """Record one group commit: how many reports it wrote and how long it took."""
         self._writer_batch_size.observe(size)
         self._writer_commit_seconds.observe(commit_seconds)
+
+    def set_spool_bytes(self, size: int) -> None:
+        """Report how many bytes wait in this process's spool."""
+        self._spool_bytes.set(size)
+
+    def metrics_spooled(self, count: int) -> None:
+        """Count metric reports spooled while the database was unreachable."""
+        self._spooled.inc(count)
+
+    def metrics_replayed(self, count: int) -> None:
+        """Count metric reports replayed from the spool into the database."""
+        self._replayed.inc(count)
+
+    def set_database_reachable(self, reachable: bool) -> None:
+        """Report whether the writer reaches the database."""
+        self._database_reachable.set(1 if reachable else 0)
+
+    def beacon_rate_limited(self) -> None:
+        """Count one beacon refused for being over the rate limit."""
+        self._rate_limited.inc()
 
     def set_rollup_lag(self, seconds: float) -> None:
         """Report how far the rollups are behind the raw events."""

@@ -1,0 +1,172 @@
+"""The spool: durable frames, torn tails, adoption of dead processes' files, exact replay."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.ingest.spool import SUFFIX, Spool, SpoolFull
+from collector.ingest.writer import EventWriter
+from collector.query.levels import GRAINS, LEVELS
+from collector.query.roller import catch_up
+from collector.query.rollups import roll_up_batch
+from collector.storage.db import create_engine
+from collector.storage.partitions import ensure_partitions
+from collector.storage.tables import rollups
+from tests.factories import make_event
+from tests.ingest.conftest import stored
+
+
+def new_spool(directory: Path, max_bytes: int = 1 << 20) -> Spool:
+    spool = Spool(directory, max_bytes=max_bytes)
+    spool.open()
+    return spool
+
+
+async def test_frames_come_back_in_order_and_the_file_empties(tmp_path: Path) -> None:
+    spool = new_spool(tmp_path)
+    first, second = [make_event(), make_event()], [make_event(metric="CLS", value=0.1)]
+    await spool.append(first)
+    await spool.append(second)
+    frame = await spool.next_frame()
+    assert frame is not None
+    assert frame.records == first
+    spool.consumed(frame)
+    frame = await spool.next_frame()
+    assert frame is not None
+    assert frame.records == second
+    spool.consumed(frame)
+    assert spool.empty
+    assert await spool.next_frame() is None
+    spool.close()
+    assert not any(name.endswith(SUFFIX) for name in os.listdir(tmp_path))
+
+
+async def test_a_full_spool_refuses_and_keeps_what_it_has(tmp_path: Path) -> None:
+    spool = new_spool(tmp_path, max_bytes=2048)
+    kept = [make_event()]
+    await spool.append(kept)
+    with pytest.raises(SpoolFull):
+        await spool.append([make_event() for _ in range(50)])
+    frame = await spool.next_frame()
+    assert frame is not None
+    assert frame.records == kept
+    spool.close()
+
+
+async def test_a_dead_process_file_is_adopted_and_its_torn_tail_dropped(tmp_path: Path) -> None:
+    dead = new_spool(tmp_path)
+    records = [make_event(), make_event()]
+    await dead.append(records)
+    path = tmp_path / next(n for n in os.listdir(tmp_path) if n.endswith(SUFFIX))
+    with path.open("ab") as file:
+        file.write(b"PBS1\x40\x00\x00\x00torn")  # a crash in the middle of a write
+    # Closing the descriptor is what a process's death does to its lock.
+    assert dead._own is not None
+    os.close(dead._own.fd)
+    dead._own = None
+
+    heir = new_spool(tmp_path)
+    frame = await heir.next_frame()
+    assert frame is not None
+    assert frame.records == records
+    heir.consumed(frame)
+    assert await heir.next_frame() is None
+    assert heir.empty
+    assert not path.exists()
+    heir.close()
+
+
+async def test_a_live_process_file_is_left_alone(tmp_path: Path) -> None:
+    alive = new_spool(tmp_path)
+    await alive.append([make_event()])
+    other = new_spool(tmp_path)
+    assert other.empty
+    assert await other.next_frame() is None
+    other.close()
+    assert not alive.empty
+    alive.close()
+
+
+async def _rollup_count(engine: AsyncEngine, metric: str) -> int:
+    query = select(func.coalesce(func.sum(rollups.c.count), 0)).where(
+        rollups.c.metric == metric, rollups.c.level == LEVELS[0], rollups.c.grain == GRAINS[0]
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_replay_stores_each_report_once_even_if_its_batch_did_commit(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A batch whose commit was acknowledged by the database after the connection broke
+    is spooled as well; replaying it must not add rows nor count it twice in rollups."""
+    async with engine.begin() as conn:
+        await ensure_partitions(conn, first_day=datetime.now(UTC).date(), days=1)
+    cls = make_event(metric="CLS", value=0.05, delta=0.05)
+    committed = [make_event(), make_event(metric="FCP", value=900.0), cls]
+    spool = new_spool(tmp_path)
+    writer = EventWriter(
+        engine,
+        batch_window=0,
+        max_queue=1000,
+        max_batch=500,
+        recent_capacity=100,
+        batch_hooks=(roll_up_batch,),
+        spool=spool,
+    )
+    await writer.start()
+    await writer.write(committed)
+    later = make_event(ts=datetime.now(UTC) + timedelta(seconds=1))
+    re_report = make_event(
+        metric="CLS",
+        value=0.3,
+        delta=0.25,
+        metric_id=cls.metric_id,
+        ts=cls.ts + timedelta(seconds=1),
+    )
+    await spool.append(committed)  # the ambiguous batch, spooled as well
+    await spool.append([later, re_report])
+    await writer.stop(timeout=30)  # replays the spool before it ends
+    assert spool.empty
+    spool.close()
+
+    rows = await stored(engine)
+    keys = [(r.metric, r.metric_id) for r in rows]
+    assert sorted(keys) == sorted({(r.metric, r.metric_id) for r in [*committed, later, re_report]})
+    assert next(r.value for r in rows if r.metric_id == cls.metric_id) == 0.3
+    await catch_up(engine, until=datetime.now(UTC) + timedelta(days=2))
+    assert await _rollup_count(engine, "LCP") == 2
+    assert await _rollup_count(engine, "FCP") == 1
+    assert await _rollup_count(engine, "CLS") == 1
+
+
+async def test_an_unreachable_database_spools_and_acknowledges(tmp_path: Path) -> None:
+    # Nothing listens on port 1: every connection attempt is refused at once.
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    spool = new_spool(tmp_path)
+    writer = EventWriter(
+        engine, batch_window=0, max_queue=1000, max_batch=500, recent_capacity=10, spool=spool
+    )
+    await writer.start()
+    beacons = [[make_event(), make_event()] for _ in range(10)]
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(writer.write(records) for records in beacons))
+    assert not writer.database_reachable
+    assert writer.spooled_bytes > 0
+    await writer.stop(timeout=1)
+    spooled = []
+    while (frame := await spool.next_frame()) is not None:
+        spooled.extend(frame.records)
+        spool.consumed(frame)
+    assert sorted(r.metric_id for r in spooled) == sorted(
+        r.metric_id for records in beacons for r in records
+    )
+    spool.close()
+    await engine.dispose()
