@@ -138,17 +138,25 @@ class Spool:
 
     async def next_frame(self) -> Frame | None:
         """The oldest frame not yet replayed, or None when everything was."""
+        frames = await self.next_frames(max_records=1)
+        return frames[0] if frames else None
+
+    async def next_frames(self, *, max_records: int) -> list[Frame]:
+        """The oldest frames not yet replayed, of one file, up to ``max_records`` records.
+
+        At least one frame when any is left; ``consumed`` of the last one marks all done.
+        """
         for file in self._files():
             if file.replayed >= file.size:
                 continue
-            frame = await asyncio.to_thread(_read_frame, file)
-            if frame is not None:
-                return frame
+            frames = await asyncio.to_thread(_read_frames, file, max_records)
+            if frames:
+                return frames
             # A torn tail: written by a crash before its fsync, so never acknowledged.
             logger.warning("spool_torn_frame_dropped", file=file.path.name, offset=file.replayed)
             file.replayed = file.size
             self._forget_replayed()
-        return None
+        return []
 
     def consumed(self, frame: Frame) -> None:
         """Mark ``frame`` replayed (its records are committed)."""
@@ -236,19 +244,31 @@ def _append_durably(fd: int, frame: bytes) -> None:
         raise
 
 
-def _read_frame(file: _File) -> Frame | None:
-    header = os.pread(file.fd, _HEADER.size, file.replayed)
+def _read_frames(file: _File, max_records: int) -> list[Frame]:
+    frames: list[Frame] = []
+    offset, records = file.replayed, 0
+    while records < max_records:
+        frame = _read_frame(file, offset)
+        if frame is None:
+            break
+        frames.append(frame)
+        offset, records = frame.end, records + len(frame.records)
+    return frames
+
+
+def _read_frame(file: _File, offset: int) -> Frame | None:
+    header = os.pread(file.fd, _HEADER.size, offset)
     if len(header) < _HEADER.size:
         return None
     magic, length, crc = _HEADER.unpack(header)
     if magic != _MAGIC:
         return None
-    payload = os.pread(file.fd, length, file.replayed + _HEADER.size)
+    payload = os.pread(file.fd, length, offset + _HEADER.size)
     if len(payload) < length or zlib.crc32(payload) != crc:
         return None
     try:
         records = _decode(payload)
     except msgspec.DecodeError:
         return None
-    end = file.replayed + _HEADER.size + length
+    end = offset + _HEADER.size + length
     return Frame(records=records, path=file.path, end=end, raw=header + payload)

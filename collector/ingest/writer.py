@@ -216,7 +216,7 @@ class EventWriter:
             if batch:
                 await self._write_batch(batch)
             if self._replay_due():
-                await self._replay_one_frame()
+                await self._replay_frames()
 
     async def _wait_for_work(self) -> None:
         if self._spool is None or self._spool.empty:
@@ -296,25 +296,45 @@ class EventWriter:
             self._metrics.set_spool_bytes(spool.pending_bytes)
         _settle(batch, None)
 
-    async def _replay_one_frame(self) -> None:
+    async def _replay_frames(self) -> None:
         spool = self._spool
         if spool is None:
             return
-        frame = await spool.next_frame()
-        if frame is None:
+        frames = await spool.next_frames(max_records=self._max_batch)
+        if not frames:
             return
+        records = [record for frame in frames for record in frame.records]
         try:
-            await self._commit_records(frame.records, links=[], replay=True)
+            await self._commit_records(records, links=[], replay=True)
         except Exception as exc:
             if _is_unreachable(exc) or _is_connection_error(exc):
                 self._database_failed(exc)
                 return
-            self._set_aside(spool, frame, exc)
+            if len(frames) > 1:
+                # Find the frame the database refuses: replay them one by one.
+                await self._replay_alone(spool, frames)
+                return
+            self._set_aside(spool, frames[0], exc)
             return
+        self._replayed(spool, frames[-1], len(records))
+
+    async def _replay_alone(self, spool: Spool, frames: list[Frame]) -> None:
+        for frame in frames:
+            try:
+                await self._commit_records(frame.records, links=[], replay=True)
+            except Exception as exc:
+                if _is_unreachable(exc) or _is_connection_error(exc):
+                    self._database_failed(exc)
+                    return
+                self._set_aside(spool, frame, exc)
+                continue
+            self._replayed(spool, frame, len(frame.records))
+
+    def _replayed(self, spool: Spool, last: Frame, count: int) -> None:
         self._database_reached()
-        spool.consumed(frame)
+        spool.consumed(last)
         if self._metrics is not None:
-            self._metrics.metrics_replayed(len(frame.records))
+            self._metrics.metrics_replayed(count)
             self._metrics.set_spool_bytes(spool.pending_bytes)
         if spool.empty:
             logger.info("spool_replayed")
