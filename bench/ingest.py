@@ -89,7 +89,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, fresh_database(server_url) as db_url:
         workdir = Path(tmp)
         asyncpg_url = db_url.replace("postgresql://", "postgresql+asyncpg://", 1)
-        env = {**os.environ, "PERFBEACON_DATABASE_URL": asyncpg_url}
+        env = {
+            **os.environ,
+            "PERFBEACON_DATABASE_URL": asyncpg_url,
+            # wrk sends every beacon from one address: no per-client limit applies here.
+            "PERFBEACON_RATE_LIMIT_PER_MINUTE": "0",
+        }
         key = create_site(env, workdir)
         wrk_env = {
             **os.environ,

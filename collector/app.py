@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -35,6 +36,8 @@ from collector.query.rollups import roll_up_batch
 from collector.query.router import router as query_router
 from collector.runtime import Runtime
 from collector.security.cors import ReadApiCors
+from collector.security.instance_secrets import get_or_create_secret
+from collector.security.ratelimit import RateLimiter
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
 from collector.storage.maintenance import maintain_forever, try_maintain_once
@@ -208,6 +211,13 @@ def _lifespan(
         # Loading the User-Agent rules takes a moment; do it beside serving, not before.
         warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
         await writer.start()
+        redis = _redis_client(settings)
+        limiter = RateLimiter(
+            redis=redis,
+            secret=await _rate_limit_secret(engine) if redis is not None else None,
+            on_limited=telemetry.metrics.beacon_rate_limited,
+        )
+        background.append(asyncio.create_task(limiter.sync_forever(), name="rate-limit-sync"))
         app.state.runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -216,6 +226,8 @@ def _lifespan(
                 sites=SiteCache(engine, ttl=settings.site_cache_seconds),
                 writer=writer,
                 metrics=telemetry.metrics,
+                limiter=limiter,
+                rate_limit_per_minute=settings.rate_limit_per_minute,
             ),
             telemetry=telemetry,
         )
@@ -233,7 +245,27 @@ def _lifespan(
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
             telemetry.stop()
 
     return lifespan
+
+
+def _redis_client(settings: Settings) -> Redis | None:
+    if settings.redis_url is None:
+        return None
+    # Short timeouts: a slow Redis delays only the background sync, never a beacon.
+    return Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
+async def _rate_limit_secret(engine: AsyncEngine) -> bytes | None:
+    """The key every collector hashes (site, address) with before it reaches Redis."""
+    try:
+        async with asyncio.timeout(5), engine.connect() as conn:
+            return (await get_or_create_secret(conn=conn, name="rate_limit")).encode()
+    except Exception as exc:
+        # Limits still hold per process; they are shared again after a restart.
+        logger.warning("rate_limit_secret_unavailable", error=type(exc).__name__)
+        return None

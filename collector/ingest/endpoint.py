@@ -110,6 +110,7 @@ class VitalsEndpoint:
             user_agent=headers.user_agent,
             country=headers.country,
             referer=headers.referer,
+            client_address=scope["client"][0] if scope.get("client") else None,
         )
         result = await ingestor.ingest(body=body, request=request)
         if result.complete:

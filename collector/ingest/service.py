@@ -32,6 +32,7 @@ from collector.ingest.schemas import (
 )
 from collector.ingest.site_cache import KnownSite, SiteCache
 from collector.ingest.writer import EventWriter
+from collector.security.ratelimit import RateLimiter
 from collector.storage.records import EventRecord
 from collector.telemetry.metrics import Metrics
 
@@ -83,6 +84,8 @@ class BeaconRequest(msgspec.Struct, gc=False):
     user_agent: str | None = None
     country: str | None = None
     referer: str | None = None
+    # Used for rate limits only, in memory; never stored or logged.
+    client_address: str | None = None
 
 
 class IngestResult(msgspec.Struct, gc=False):
@@ -109,11 +112,19 @@ class BeaconIngestor:
     """Turns beacon bodies into committed events."""
 
     def __init__(
-        self, *, sites: SiteCache, writer: EventWriter, metrics: Metrics | None = None
+        self,
+        *,
+        sites: SiteCache,
+        writer: EventWriter,
+        metrics: Metrics | None = None,
+        limiter: RateLimiter | None = None,
+        rate_limit_per_minute: int = 0,
     ) -> None:
         self._sites = sites
         self._writer = writer
         self._metrics = metrics
+        self._limiter = limiter
+        self._rate_limit = rate_limit_per_minute
 
     async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
         """The site named by ``key``, else the one allowing ``origin``; checks the origin."""
@@ -148,6 +159,10 @@ class BeaconIngestor:
         envelope, raw_metrics = _split(body)
         key = envelope.site if envelope.site is not None else request.site_key
         site = await self.resolve_site(key=key, origin=request.origin)
+        if self._limiter is not None:
+            self._limiter.check(
+                site_key=site.key, address=request.client_address, limit=self._rate_limit
+            )
         defaults = BeaconDefaults.of(
             site_id=site.id,
             ts=datetime.now(UTC),
