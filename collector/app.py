@@ -228,6 +228,7 @@ def _lifespan(
                 metrics=telemetry.metrics,
                 limiter=limiter,
                 rate_limit_per_minute=settings.rate_limit_per_minute,
+                drop_bots=settings.drop_bots,
             ),
             telemetry=telemetry,
         )

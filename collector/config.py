@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     shutdown_timeout: float = Field(default=25.0, gt=0, le=3600)
     rate_limit_per_minute: int = Field(default=6000, ge=0)
+    drop_bots: bool = True
     session_secret: SecretStr | None = None
     session_hours: int = Field(default=12, ge=1, le=24 * 90)
 

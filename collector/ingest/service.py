@@ -31,6 +31,7 @@ from collector.ingest.schemas import (
     TypedEnvelope,
 )
 from collector.ingest.site_cache import KnownSite, SiteCache
+from collector.ingest.useragent import is_bot
 from collector.ingest.writer import EventWriter
 from collector.security.ratelimit import RateLimiter
 from collector.storage.records import EventRecord
@@ -76,6 +77,12 @@ class OriginNotAllowed(Forbidden):
     code = "origin_not_allowed"
 
 
+class BotDropped(Forbidden):
+    """The beacon came from a crawler or a headless browser, whose timings are not visitors'."""
+
+    code = "bot_dropped"
+
+
 class BeaconRequest(msgspec.Struct, gc=False):
     """What the ingest path reads from the HTTP request besides the body."""
 
@@ -119,12 +126,14 @@ class BeaconIngestor:
         metrics: Metrics | None = None,
         limiter: RateLimiter | None = None,
         rate_limit_per_minute: int = 0,
+        drop_bots: bool = False,
     ) -> None:
         self._sites = sites
         self._writer = writer
         self._metrics = metrics
         self._limiter = limiter
         self._rate_limit = rate_limit_per_minute
+        self._drop_bots = drop_bots
 
     async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
         """The site named by ``key``, else the one allowing ``origin``; checks the origin."""
@@ -156,6 +165,8 @@ class BeaconIngestor:
         """Store the beacon's valid metrics; return once they are committed."""
         if not body.strip():
             raise BadBeacon("the body is empty; send a JSON metric, array or envelope")
+        if self._drop_bots and is_bot(request.user_agent):
+            raise BotDropped("beacons from crawlers and headless browsers are not stored")
         envelope, raw_metrics = _split(body)
         key = envelope.site if envelope.site is not None else request.site_key
         site = await self.resolve_site(key=key, origin=request.origin)

@@ -46,9 +46,16 @@ class Client(msgspec.Struct, frozen=True, gc=False):
     device: str
     browser: str
     os: str
+    # A crawler (uap-core's "Spider" device) or a headless browser: not a visitor.
+    bot: bool = False
 
 
 UNKNOWN_CLIENT = Client(device=UNKNOWN, browser=UNKNOWN, os=UNKNOWN)
+
+
+def is_bot(user_agent: str | None) -> bool:
+    """Whether the User-Agent is a crawler or a headless browser, by ua-parser's rules."""
+    return bool(user_agent) and client_of(user_agent).bot
 
 
 def client_of(user_agent: str | None) -> Client:
@@ -71,6 +78,7 @@ def _parse(user_agent: str) -> Client:
         device=_device_class(user_agent, os=os, device_family=device_family),
         browser=browser,
         os=os,
+        bot=device_family == "spider" or browser.startswith("headless"),
     )
 
 

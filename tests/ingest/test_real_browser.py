@@ -133,7 +133,8 @@ def collector(
     origin, _ = page_server
     workdir = tmp_path_factory.mktemp("collector")
     with postgres_database_for_process() as database_url:
-        env = perfbeacon_env(database_url)
+        # Headless Chromium is a bot to the collector's default filter.
+        env = perfbeacon_env(database_url, PERFBEACON_DROP_BOTS="false")
         created = run_perfbeacon("site", "create", "e2e", "--origin", origin, env=env, cwd=workdir)
         assert created.returncode == 0, created.stderr
         key = json.loads(created.stdout)["key"]
