@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.sites.schemas import CreatedSite
 from tests.ingest.conftest import beacon, post_beacon, stored
+from tests.ingest.hostile_corpus import hostile_corpus
 
 EXPECTED_STATUSES = {200, 204, 400, 403, 404, 413, 415}
 NUL = "\x00"
@@ -122,3 +124,26 @@ async def test_random_metric_shaped_beacons_never_get_a_5xx(
 ) -> None:
     body: object = {"site": site.key, "metrics": metrics} if wrap else metrics
     _assert_clean_answer(await post_beacon(client, body, key=site.key))
+
+
+CORPUS_SEED = 20_261_126
+CORPUS_SIZE = 1_000
+
+
+async def test_a_seeded_corpus_of_a_thousand_hostile_bodies_gets_no_5xx(
+    client: httpx.AsyncClient, engine: AsyncEngine, site: CreatedSite
+) -> None:
+    corpus = hostile_corpus(CORPUS_SEED, CORPUS_SIZE)
+    statuses: Counter[int] = Counter()
+    for start in range(0, len(corpus), 25):
+        # Concurrent, so hostile and good metrics share writer batches.
+        chunk = corpus[start : start + 25]
+        answers = await asyncio.gather(*(_post_raw(client, site.key, h.body) for h in chunk))
+        for answer in answers:
+            _assert_clean_answer(answer)
+            statuses[answer.status_code] += 1
+    assert not [status for status in statuses if status >= 500]
+    good = set().union(*(hostile.good_ids for hostile in corpus))
+    assert len(good) > 100
+    missing = good - {record.metric_id for record in await stored(engine)}
+    assert not missing, f"{len(missing)} good metrics of mixed batches were not stored"
