@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -54,6 +53,7 @@ logger = structlog.get_logger(__name__)
 
 # Endpoints served below FastAPI's router that still get their own metric label.
 EXACT_ROUTES = ("/api/vitals",)
+BACKGROUND_STOP_SECONDS = 5.0
 
 
 def create_app(
@@ -243,9 +243,10 @@ def _lifespan(
             await warm_up
             for task in background:
                 task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Bounded: a task that ignored its cancellation must not hold the exit.
+            _, stuck = await asyncio.wait(background, timeout=BACKGROUND_STOP_SECONDS)
+            if stuck:
+                logger.warning("background_tasks_did_not_stop", tasks=[t.get_name() for t in stuck])
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -189,12 +189,16 @@ class RateLimiter:
 
     async def sync_forever(self, interval: float = SYNC_INTERVAL_SECONDS) -> None:
         """Call ``sync`` every ``interval`` seconds until cancelled."""
+        task = asyncio.current_task()
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.sync()
             except Exception:
                 logger.exception("rate_limit_sync_failed")
+            if task is not None and task.cancelling():
+                # A cancellation a client library swallowed still ends the loop.
+                raise asyncio.CancelledError
 
 
 def _retry_after(counter: _Counter, limit: int, elapsed: float) -> int:
