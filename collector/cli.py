@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +26,7 @@ from collector.config import InvalidSettings, Settings, load_settings
 from collector.errors import PerfbeaconError
 from collector.security import admin_tokens
 from collector.sites import service as sites_service
+from collector.sites.schemas import SitePolicy
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
 from collector.telemetry.logs import uvicorn_log_config
@@ -202,6 +204,60 @@ def field_check(
             "regressions": regressions_json(result.regressions),
         }
         print(json.dumps(line))
+
+
+@site_cli.command("update")
+def site_update(
+    key: Annotated[str, typer.Argument(help="The site's public key (pk_...).")],
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--rate-limit",
+            min=0,
+            help="Beacons a minute per client address for this site (0: no limit).",
+        ),
+    ] = None,
+    default_rate_limit: Annotated[
+        bool, typer.Option("--default-rate-limit", help="Use PERFBEACON_RATE_LIMIT_PER_MINUTE.")
+    ] = False,
+    keep_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-param",
+            help="A query parameter kept in stored page URLs (repeatable; replaces the list).",
+        ),
+    ] = None,
+    strip_all_params: Annotated[
+        bool, typer.Option("--strip-all-params", help="Keep no query parameter (the default).")
+    ] = False,
+) -> None:
+    """Change a site's ingest policy; prints the site as JSON. Running collectors apply it
+    within PERFBEACON_SITE_CACHE_SECONDS."""
+    settings = settings_or_exit()
+    if rate_limit is not None and default_rate_limit:
+        fail("give --rate-limit N or --default-rate-limit, not both")
+    if keep_param and strip_all_params:
+        fail("give --keep-param NAME or --strip-all-params, not both")
+    changes: dict[str, object] = {}
+    if rate_limit is not None or default_rate_limit:
+        changes["rate_limit_per_minute"] = rate_limit
+    if keep_param or strip_all_params:
+        changes["kept_query_params"] = keep_param or []
+    if not changes:
+        fail(
+            "nothing to change: give --rate-limit, --default-rate-limit, --keep-param "
+            "or --strip-all-params"
+        )
+    try:
+        policy = SitePolicy.model_validate(changes)
+    except ValidationError as exc:
+        fail(f"bad site policy: {exc.errors()[0]['msg']}")
+
+    async def update(conn: AsyncConnection) -> str:
+        site = await sites_service.update_policy(conn=conn, key=key, policy=policy)
+        return site.model_dump_json()
+
+    print(run_migrated(settings, update))
 
 
 @site_cli.command("rotate-token")

@@ -10,10 +10,12 @@ import msgspec
 
 from collector.ingest.attribution import summarize_attribution
 from collector.ingest.normalize import (
+    MAX_PAGE_PATH,
     MAX_VALUE,
     SOFT_NAVIGATION,
     connection_of,
     country_of,
+    kept_query_of,
     navigation_type_of,
     page_path_of,
     rating_of,
@@ -53,6 +55,8 @@ class BeaconDefaults(msgspec.Struct, gc=False):
     device_memory: float | None
     client: Client
     country: str | None
+    # Query parameters the site keeps in stored page URLs.
+    kept_params: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -64,6 +68,7 @@ class BeaconDefaults(msgspec.Struct, gc=False):
         user_agent: str | None,
         country: str | None,
         referer: str | None,
+        kept_params: frozenset[str] = frozenset(),
     ) -> BeaconDefaults:
         """The defaults from the envelope's page fields and the request headers."""
         return cls(
@@ -76,6 +81,7 @@ class BeaconDefaults(msgspec.Struct, gc=False):
             device_memory=_device_memory(envelope.deviceMemory),
             client=client_of(user_agent),
             country=country_of(country),
+            kept_params=kept_params,
         )
 
 
@@ -93,7 +99,7 @@ def to_record(metric: BareMetricIn, beacon: BeaconDefaults) -> EventRecord:
     elif not -limit <= delta <= limit:
         raise MetricRejected(f"{name} delta {delta!r} is outside -{limit:g}..{limit:g}")
     navigation_type = navigation_type_of(metric.navigationType)
-    path = _page_path(metric, beacon)
+    page, path = _page_path(metric, beacon)
     attribution = (
         summarize_attribution(name, metric.attribution) if type(metric) is MetricIn else None
     )
@@ -114,7 +120,7 @@ def to_record(metric: BareMetricIn, beacon: BeaconDefaults) -> EventRecord:
         rating_of(name, value),
         _metric_id(metric.id),
         navigation_type,
-        path,
+        _stored_page(page, path, beacon.kept_params),
         route_of(path),
         client.device,
         client.browser,
@@ -137,16 +143,25 @@ def _metric_id(raw: str | None) -> str:
     return raw
 
 
-def _page_path(metric: BareMetricIn, beacon: BeaconDefaults) -> str:
+def _page_path(metric: BareMetricIn, beacon: BeaconDefaults) -> tuple[str | None, str]:
+    """The page URL the metric belongs to, and its path."""
     # v6 names the URL the metric belongs to (a soft navigation's own URL); the page
     # the snippet read at send time may already be the next one.
     page = metric.navigationURL or metric.page or beacon.page
     if page is None:
-        return "/"
+        return None, "/"
     path = page_path_of(page)
     if path is None:
         raise MetricRejected(f"page {page[:100]!r} is not an http(s) URL or a path under 1 KiB")
-    return path
+    return page, path
+
+
+def _stored_page(page: str | None, path: str, kept_params: frozenset[str]) -> str:
+    """The page path as stored: with the site's kept query parameters, if they fit."""
+    if not kept_params or page is None:
+        return path
+    query = kept_query_of(page, kept_params)
+    return path + query if len(path) + len(query) <= MAX_PAGE_PATH else path
 
 
 def _connection(value: Connection | None) -> str | None:

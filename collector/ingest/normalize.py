@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 MAX_PAGE_PATH = 1024
+MAX_KEPT_QUERY = 256
 MAX_ROUTE = 512
 UNKNOWN = "unknown"
 
@@ -116,6 +117,25 @@ def page_path_of(page: str) -> str | None:
     if len(path) > MAX_PAGE_PATH:
         return None
     return path
+
+
+@lru_cache(maxsize=16_384)
+def kept_query_of(page: str, kept: frozenset[str]) -> str:
+    """``?name=value&...`` of the parameters of ``page`` named in ``kept``, or "".
+
+    Page URLs lose their query by default, as it may carry tokens or personal data;
+    a site keeps the parameters it names (campaign tags, say). The stored page path
+    stays within its column: a query that would not fit is dropped whole.
+    """
+    try:
+        query = urlsplit(page.strip()).query
+    except ValueError:
+        return ""
+    pairs = [(name, value) for name, value in parse_qsl(query) if name in kept]
+    if not pairs:
+        return ""
+    text = clean_text("?" + urlencode(pairs), MAX_KEPT_QUERY)
+    return text if len(text) < MAX_KEPT_QUERY else ""
 
 
 @lru_cache(maxsize=16_384)

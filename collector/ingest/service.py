@@ -135,6 +135,10 @@ class BeaconIngestor:
         self._rate_limit = rate_limit_per_minute
         self._drop_bots = drop_bots
 
+    def forget_sites(self) -> None:
+        """Look sites up afresh: one was changed by this process."""
+        self._sites.clear()
+
     async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
         """The site named by ``key``, else the one allowing ``origin``; checks the origin."""
         if key is not None:
@@ -171,11 +175,11 @@ class BeaconIngestor:
         key = envelope.site if envelope.site is not None else request.site_key
         site = await self.resolve_site(key=key, origin=request.origin)
         if self._limiter is not None:
-            self._limiter.check(
-                site_key=site.key, address=request.client_address, limit=self._rate_limit
-            )
+            limit = self._rate_limit if site.rate_limit is None else site.rate_limit
+            self._limiter.check(site_key=site.key, address=request.client_address, limit=limit)
         defaults = BeaconDefaults.of(
             site_id=site.id,
+            kept_params=site.kept_params,
             ts=datetime.now(UTC),
             envelope=envelope,
             user_agent=request.user_agent,

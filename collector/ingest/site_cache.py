@@ -38,6 +38,9 @@ class KnownSite(msgspec.Struct, frozen=True, gc=False):
     id: int
     key: str
     origins: frozenset[str]
+    # None: the collector's default limit.
+    rate_limit: int | None = None
+    kept_params: frozenset[str] = frozenset()
 
     def allows(self, origin: str) -> bool:
         """Whether beacons from ``origin`` may be stored; a site without origins takes any."""
@@ -124,4 +127,10 @@ async def _sites_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
 
 
 def _known(site: Site) -> KnownSite:
-    return KnownSite(id=site.id, key=site.key, origins=frozenset(site.origins))
+    return KnownSite(
+        id=site.id,
+        key=site.key,
+        origins=frozenset(site.origins),
+        rate_limit=site.rate_limit_per_minute,
+        kept_params=frozenset(site.kept_query_params),
+    )

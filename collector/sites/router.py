@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from collector.deps import AdminOnly, Conn
+from collector.deps import AdminOnly, Conn, RuntimeDep
 from collector.sites import service
-from collector.sites.schemas import CreatedSite, RotatedReadToken, Site, SiteCreate
+from collector.sites.schemas import CreatedSite, RotatedReadToken, Site, SiteCreate, SitePolicy
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -21,6 +21,16 @@ async def create_site(_admin: AdminOnly, body: SiteCreate, conn: Conn) -> Create
 async def list_sites(_admin: AdminOnly, conn: Conn) -> list[Site]:
     """List every site (without secrets)."""
     return await service.list_sites(conn=conn)
+
+
+@router.patch("/{key}")
+async def update_site_policy(
+    key: str, body: SitePolicy, _admin: AdminOnly, conn: Conn, runtime: RuntimeDep
+) -> Site:
+    """Set the site's rate limit (null: the default) and the query parameters kept in page URLs."""
+    site = await service.update_policy(conn=conn, key=key, policy=body)
+    runtime.ingestor.forget_sites()  # this process applies it at once
+    return site
 
 
 @router.post("/{key}/read-token")

@@ -14,6 +14,7 @@ from collector.errors import InvalidInput
 SITE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"
 _SITE_NAME = re.compile(SITE_NAME_PATTERN)
 MAX_ORIGINS = 50
+MAX_KEPT_PARAMS = 20
 
 
 def validate_site_name(name: str) -> str:
@@ -81,6 +82,22 @@ class SiteCreate(BaseModel):
     origins: list[Origin] = Field(default_factory=list, max_length=MAX_ORIGINS)
 
 
+QueryParam = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-\[\]]+$")]
+
+
+class SitePolicy(BaseModel):
+    """Changes to a site's ingest policy; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_minute: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="null: the collector's default; 0: none"
+    )
+    kept_query_params: list[QueryParam] | None = Field(
+        default=None, max_length=MAX_KEPT_PARAMS, description="kept in stored page URLs"
+    )
+
+
 class Site(BaseModel):
     """A stored site, without secrets."""
 
@@ -89,6 +106,8 @@ class Site(BaseModel):
     key: str
     origins: list[str]
     created_at: datetime
+    rate_limit_per_minute: int | None = None
+    kept_query_params: list[str] = Field(default_factory=list)
 
 
 class CreatedSite(Site):

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.errors import Conflict, NotFound, Unauthenticated
 from collector.security.tokens import hash_token, new_read_token, new_site_key
-from collector.sites.schemas import CreatedSite, Site, normalize_origin, validate_site_name
+from collector.sites.schemas import (
+    CreatedSite,
+    Site,
+    SitePolicy,
+    normalize_origin,
+    validate_site_name,
+)
 from collector.storage.tables import sites
 
 # What a revoked read token's hash is replaced with: never 64 hex digits, so no
@@ -86,6 +92,8 @@ def _to_site(row: Row[tuple[object, ...]]) -> Site:
         key=row.public_key,
         origins=list(row.origins),
         created_at=row.created_at,
+        rate_limit_per_minute=row.rate_limit_per_minute,
+        kept_query_params=list(row.kept_query_params or ()),
     )
 
 
@@ -122,6 +130,26 @@ async def get_site_for_reader(*, conn: AsyncConnection, key: str, read_token: st
     if token_known:
         raise NotFound(f"no site with key {key[:80]!r}")
     raise Unauthenticated("the token given is not a read token of any site")
+
+
+async def update_policy(*, conn: AsyncConnection, key: str, policy: SitePolicy) -> Site:
+    """Change the ingest policy of site ``key`` (only the fields ``policy`` sets) and commit.
+
+    Collectors cache sites for ``PERFBEACON_SITE_CACHE_SECONDS``: the change reaches
+    other processes within that time.
+    """
+    changes = policy.model_dump(exclude_unset=True)
+    if "kept_query_params" in changes:
+        changes["kept_query_params"] = list(dict.fromkeys(changes["kept_query_params"] or ()))
+    if changes:
+        result = await conn.execute(
+            update(sites).where(sites.c.public_key == key).values(**changes)
+        )
+        if result.rowcount == 0:
+            await conn.rollback()
+            raise NotFound(f"no site with key {key[:80]!r}")
+        await conn.commit()
+    return await get_site(conn=conn, key=key)
 
 
 async def get_site_and_token_hash(*, conn: AsyncConnection, key: str) -> tuple[Site, str]:

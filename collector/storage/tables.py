@@ -80,6 +80,10 @@ sites = Table(
     Column("read_token_hash", String(64), nullable=False),
     Column("origins", JsonDocument, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Beacons a minute per client address; NULL: PERFBEACON_RATE_LIMIT_PER_MINUTE.
+    Column("rate_limit_per_minute", Integer, nullable=True),
+    # Query parameters kept in stored page URLs (all others are stripped); NULL: none.
+    Column("kept_query_params", JsonDocument, nullable=True),
 )
 
 # Raw observations, one row per web-vitals metric report. No primary key and a

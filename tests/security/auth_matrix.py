@@ -157,6 +157,10 @@ def _site_body(_world: World, _who: Who) -> dict[str, Any]:
     return {"name": f"matrix-{_n()}"}
 
 
+def _policy_body(_world: World, _who: Who) -> dict[str, Any]:
+    return {"rate_limit_per_minute": None}
+
+
 def _project_body(world: World, _who: Who) -> dict[str, Any]:
     return {"name": f"matrix project {_n()}", "siteKey": world.site.key}
 
@@ -225,6 +229,7 @@ CASES: tuple[Case, ...] = (
     # Admin API.
     Case("GET", "/api/v1/sites", Surface.API, ADMIN_ONLY),
     Case("POST", "/api/v1/sites", Surface.API, (401, 401, 403, 403, 201), body=_site_body),
+    Case("PATCH", "/api/v1/sites/{key}", Surface.API, ADMIN_ONLY, body=_policy_body),
     Case("POST", "/api/v1/sites/{key}/read-token", Surface.API, ADMIN_ONLY, restores_token=True),
     Case(
         "DELETE",
