@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector.errors import InvalidInput
+from collector.query.params import one_of
 from collector.query.raw_rows import raw_conditions
 from collector.query.schemas import Attribution, AttributionRow
 from collector.query.sketch import POOR, nearest_rank, rating_of
@@ -66,13 +67,7 @@ def target_of(metric: str, attribution: Mapping[str, Any] | None) -> str | None:
 
 def parse_order(text: str) -> str:
     """How to rank attributed elements: worst p75, most reports, or p75 × reports."""
-    order = text.strip().lower()
-    if order not in ORDERS:
-        raise InvalidInput(
-            f"bad order {text[:20]!r}; allowed: {', '.join(ORDERS)}",
-            details={"field": "order", "allowed": list(ORDERS)},
-        )
-    return order
+    return one_of(text.strip().lower(), ORDERS, field="order", what="bad order")
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from collector.errors import InvalidInput
 from collector.query.levels import DIMENSIONS
@@ -28,15 +28,19 @@ ORDERS: tuple[str, ...] = ("count", "p50", "p75", "p90", "p95", "p99")
 MAX_LIMIT = 1000
 
 
+def one_of(value: str, allowed: Sequence[str], *, field: str, what: str) -> str:
+    """``value`` when it is in ``allowed``, else InvalidInput naming the allowed values."""
+    if value not in allowed:
+        raise InvalidInput(
+            f"{what} {value[:40]!r}; allowed: {', '.join(allowed)}",
+            details={"field": field, "allowed": list(allowed)},
+        )
+    return value
+
+
 def parse_metric(name: str) -> str:
     """A metric name (case-insensitive), or InvalidInput naming the known ones."""
-    metric = name.strip().upper()
-    if metric not in METRICS:
-        raise InvalidInput(
-            f"unknown metric {name[:40]!r}; allowed: {', '.join(METRICS)}",
-            details={"field": "metric", "allowed": list(METRICS)},
-        )
-    return metric
+    return one_of(name.strip().upper(), METRICS, field="metric", what="unknown metric")
 
 
 def parse_metrics(name: str | None) -> tuple[str, ...]:
@@ -46,12 +50,9 @@ def parse_metrics(name: str | None) -> tuple[str, ...]:
 
 def parse_dimension(name: str) -> str:
     """A dimension to break down by (``page`` means ``route``)."""
-    key = name.strip().lower()
-    if key not in BREAKDOWN_DIMENSIONS:
-        raise InvalidInput(
-            f"cannot break down by {name[:40]!r}; allowed: {', '.join(BREAKDOWN_DIMENSIONS)}",
-            details={"field": "by", "allowed": list(BREAKDOWN_DIMENSIONS)},
-        )
+    key = one_of(
+        name.strip().lower(), BREAKDOWN_DIMENSIONS, field="by", what="cannot break down by"
+    )
     return DIMENSION_ALIASES.get(key, key)
 
 
@@ -78,13 +79,8 @@ def parse_filters(values: Mapping[str, str | None]) -> dict[str, str]:
 
 def parse_interval(text: str) -> int:
     """A timeseries interval in seconds, from ``5m`` … ``1d``."""
-    seconds = INTERVALS.get(text.strip().lower())
-    if seconds is None:
-        raise InvalidInput(
-            f"bad interval {text[:20]!r}; allowed: {', '.join(INTERVALS)}",
-            details={"field": "interval", "allowed": list(INTERVALS)},
-        )
-    return seconds
+    name = one_of(text.strip().lower(), tuple(INTERVALS), field="interval", what="bad interval")
+    return INTERVALS[name]
 
 
 def parse_percentile(value: float) -> float:
@@ -99,13 +95,7 @@ def parse_percentile(value: float) -> float:
 
 def parse_order(text: str) -> str:
     """How to rank breakdown groups: by count, or by a percentile (worst first)."""
-    order = text.strip().lower()
-    if order not in ORDERS:
-        raise InvalidInput(
-            f"bad order {text[:20]!r}; allowed: {', '.join(ORDERS)}",
-            details={"field": "order", "allowed": list(ORDERS)},
-        )
-    return order
+    return one_of(text.strip().lower(), ORDERS, field="order", what="bad order")
 
 
 def parse_limit(value: int) -> int:

@@ -91,44 +91,31 @@ Filters = Annotated[dict[str, str], Depends(filter_params)]
 Exact = Annotated[bool, Query(description="compute from raw rows (windows up to 7 days)")]
 
 
+async def metrics_query(
+    window: WindowDep, filters: Filters, metric: str | None = None, exact: Exact = False
+) -> dict[str, Any]:
+    """The window, metrics (one, or all when none is named), filters and mode of a summary."""
+    return {
+        "window": window.resolve(),
+        "metrics": parse_metrics(metric),
+        "filters": filters,
+        "exact": exact,
+    }
+
+
+MetricsQuery = Annotated[dict[str, Any], Depends(metrics_query)]
+
+
 @router.get("/summary")
-async def summary(
-    site: SiteReader,
-    conn: Conn,
-    window: WindowDep,
-    filters: Filters,
-    metric: str | None = None,
-    exact: Exact = False,
-) -> Summary:
+async def summary(site: SiteReader, conn: Conn, query: MetricsQuery) -> Summary:
     """Count, p50/p75/p90/p95/p99 and good / needs-improvement / poor shares per metric."""
-    return await service.summarize(
-        conn=conn,
-        site=site,
-        window=window.resolve(),
-        metrics=parse_metrics(metric),
-        filters=filters,
-        exact=exact,
-    )
+    return await service.summarize(conn=conn, site=site, **query)
 
 
 @router.get("/comparison")
-async def compare_windows(
-    site: SiteReader,
-    conn: Conn,
-    window: WindowDep,
-    filters: Filters,
-    metric: str | None = None,
-    exact: Exact = False,
-) -> Comparison:
+async def compare_windows(site: SiteReader, conn: Conn, query: MetricsQuery) -> Comparison:
     """Each metric's summary now and in the previous window of the same length."""
-    return await comparison.compare(
-        conn=conn,
-        site=site,
-        window=window.resolve(),
-        metrics=parse_metrics(metric),
-        filters=filters,
-        exact=exact,
-    )
+    return await comparison.compare(conn=conn, site=site, **query)
 
 
 @router.get("/timeseries")
