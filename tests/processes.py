@@ -94,13 +94,16 @@ def _read(output: Path | None) -> str:
 
 @contextmanager
 def serving(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 30
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 30, output: Path | None = None
 ) -> Iterator[tuple[str, float]]:
-    """Run ``perfbeacon serve ARGS`` on a free port; yield its base URL and start-up time."""
+    """Run ``perfbeacon serve ARGS`` on a free port; yield its base URL and start-up time.
+
+    Its output goes to ``output`` (default: a log file in ``cwd``).
+    """
     port = free_port()
     # A file, not a pipe: nobody reads a pipe while the server runs, and once its
     # buffer is full of access lines the server blocks on its next log line.
-    output = cwd / f"perfbeacon-{port}.log"
+    output = output or cwd / f"perfbeacon-{port}.log"
     with output.open("w") as sink:
         process = subprocess.Popen(
             [*perfbeacon_command(), "serve", "--port", str(port), *args],

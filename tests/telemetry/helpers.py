@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -12,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from tests.processes import free_port, perfbeacon_command, perfbeacon_env, wait_until_healthy
+from tests.processes import perfbeacon_env, serving
 
 # The read API's summary route as the HTTP contract names it.
 SUMMARY_ROUTE = "/api/v1/sites/{key}/summary"
@@ -59,29 +57,7 @@ def served_env(database_url: str, **extra: str) -> dict[str, str]:
 @contextmanager
 def perfbeacon_serving(
     *args: str, env: dict[str, str], cwd: Path, output: Path, timeout: float = 30
-) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+) -> Iterator[tuple[str, float]]:
     """Run ``perfbeacon serve ARGS`` on a free port, its output going to ``output``."""
-    port = free_port()
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [*perfbeacon_command(), "serve", "--port", str(port), *args],
-            env=env,
-            cwd=cwd,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_until_healthy(base_url, process, timeout)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}\n{output.read_text()}") from None
-        yield base_url, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(*args, env=env, cwd=cwd, timeout=timeout, output=output) as served:
+        yield served
