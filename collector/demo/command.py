@@ -14,8 +14,10 @@ import typer
 from prometheus_client import CollectorRegistry
 
 from collector.app import event_writer
+from collector.budgets.field_regressions import check_site
 from collector.config import Settings
 from collector.demo.service import DemoSite, demo_start, load_demo, prepare_demo_site
+from collector.sites import service as sites_service
 from collector.storage.db import create_engine
 from collector.telemetry.service import Telemetry
 
@@ -56,6 +58,10 @@ def fill_demo_site(settings: Settings) -> DemoSite:
                         )
                     finally:
                         await writer.stop()
+                # The daily field check would first run minutes after start; run it now
+                # so the demo's regressed route is flagged on the budgets view at once.
+                stored = await sites_service.get_site(conn=conn, key=site.key)
+                await check_site(conn=conn, site=stored, day=now.date())
                 return site
         finally:
             await engine.dispose()
