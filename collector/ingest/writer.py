@@ -39,7 +39,7 @@ from time import perf_counter
 import msgspec
 import structlog
 from opentelemetry.trace import Link
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.errors import Unavailable
@@ -67,6 +67,9 @@ LAST_RETRY_SECONDS = 5.0
 # SQLSTATE classes that mean "the database cannot take writes now", not "bad data":
 # connection exception, operator intervention (shutdown), insufficient resources.
 _UNAVAILABLE_SQLSTATES = ("08", "57P", "53")
+# SQLSTATE classes that mean "these records cannot be stored": data exception,
+# integrity constraint violation. Only such spooled frames are set aside.
+_REFUSED_DATA_SQLSTATES = ("22", "23")
 
 logger = structlog.get_logger(__name__)
 
@@ -214,9 +217,19 @@ class EventWriter:
                 await asyncio.sleep(self._batch_window)
             batch = self._take_batch()
             if batch:
-                await self._write_batch(batch)
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:
+                    # E.g. the spool's disk failing: answer these beacons, keep the task.
+                    logger.exception("event_batch_failed", beacons=len(batch), error=repr(exc))
+                    _settle(batch, StorageUnavailable("the events could not be stored; retry"))
             if self._replay_due():
-                await self._replay_frames()
+                try:
+                    await self._replay_frames()
+                except Exception as exc:
+                    # A spool file error: the frames stay on disk; try again later.
+                    logger.exception("spool_replay_failed", error=repr(exc))
+                    self._database_failed(exc)
 
     async def _wait_for_work(self) -> None:
         if self._spool is None or self._spool.empty:
@@ -307,7 +320,9 @@ class EventWriter:
         try:
             await self._commit_records(records, links=[], replay=True)
         except Exception as exc:
-            if _is_unreachable(exc) or _is_connection_error(exc):
+            if not _is_refused_data(exc):
+                # Down, failing over, a deadlock or a timeout: acknowledged beacons wait
+                # in the spool and are tried again after a backoff, never set aside.
                 self._database_failed(exc)
                 return
             if len(frames) > 1:
@@ -323,7 +338,7 @@ class EventWriter:
             try:
                 await self._commit_records(frame.records, links=[], replay=True)
             except Exception as exc:
-                if _is_unreachable(exc) or _is_connection_error(exc):
+                if not _is_refused_data(exc):
                     self._database_failed(exc)
                     return
                 self._set_aside(spool, frame, exc)
@@ -532,6 +547,16 @@ def _is_unreachable(exc: BaseException) -> bool:
         return False
     state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def _is_refused_data(exc: BaseException) -> bool:
+    """The database refuses these records for what they hold (data or integrity error)."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_REFUSED_DATA_SQLSTATES)
 
 
 def _is_missing_partition(exc: BaseException) -> bool:

@@ -171,3 +171,42 @@ async def test_an_unreachable_database_spools_and_acknowledges(tmp_path: Path) -
     )
     spool.close()
     await engine.dispose()
+
+
+async def test_a_passing_error_during_replay_keeps_the_frame_for_a_retry(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A deadlock, a timeout or a read-only failover is not bad data: the acknowledged
+    reports stay in the spool and are stored on the next try, never set aside."""
+    async with engine.begin() as conn:
+        await ensure_partitions(conn, first_day=datetime.now(UTC).date(), days=1)
+    failures = [RuntimeError("deadlock detected")]
+
+    async def fails_once(*_args: object) -> None:
+        if failures:
+            raise failures.pop()
+
+    spool = new_spool(tmp_path)
+    spooled = [make_event(), make_event(metric="FCP", value=900.0)]
+    await spool.append(spooled)
+    writer = EventWriter(
+        engine,
+        batch_window=0,
+        max_queue=1000,
+        max_batch=500,
+        recent_capacity=100,
+        batch_hooks=(fails_once,),
+        spool=spool,
+    )
+    await writer.start()
+    for _ in range(200):  # replays, fails once, backs off (≤ 0.1 s), replays again
+        if spool.empty:
+            break
+        await asyncio.sleep(0.05)
+    await writer.stop(timeout=30)
+
+    assert not failures
+    assert spool.empty
+    spool.close()
+    assert not [path for path in os.listdir(tmp_path) if path.endswith(".unwritable")]
+    assert sorted(r.metric_id for r in await stored(engine)) == sorted(r.metric_id for r in spooled)
