@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +17,7 @@ from collector.config import Settings
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
 from tests.databases import postgres_schema, sqlite_url
+from tests.processes import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
@@ -76,3 +79,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def admin_headers() -> dict[str, str]:
     """Headers carrying the admin token."""
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on a loopback port, in this event loop."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn only offers this flag
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
@@ -19,7 +17,6 @@ from websockets.typing import Origin
 from dashboard.live import MAX_BEACONS_PER_MESSAGE, QUEUE_SIZE, LiveFull, LiveHub
 from tests.dashboard.conftest import log_in
 from tests.factories import make_site, sample
-from tests.processes import free_port
 
 
 async def test_a_client_receives_its_sites_beacons_only() -> None:
@@ -71,22 +68,6 @@ def test_the_number_of_clients_is_bounded() -> None:
         with hub.subscribe(site_id=2), pytest.raises(LiveFull):
             hub.subscribe(site_id=3).__enter__()
     assert counts == [1, 2, 3, 2, 1, 0]
-
-
-@pytest.fixture
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app served by a real uvicorn on a loopback port, in this event loop."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn only offers this flag
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _session_cookie(host: str, token: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.ingest.spool import SUFFIX, Spool, SpoolFull
-from collector.ingest.writer import EventWriter
+from collector.ingest.writer import BatchHook, EventWriter
 from collector.query.levels import GRAINS, LEVELS
 from collector.query.roller import catch_up
 from collector.query.rollups import roll_up_batch
@@ -27,6 +27,19 @@ def new_spool(directory: Path, max_bytes: int = 1 << 20) -> Spool:
     spool = Spool(directory, max_bytes=max_bytes)
     spool.open()
     return spool
+
+
+def spooling_writer(engine: AsyncEngine, spool: Spool, hook: BatchHook) -> EventWriter:
+    """A writer that commits one batch at a time, spools when it must, and runs ``hook``."""
+    return EventWriter(
+        engine,
+        batch_window=0,
+        max_queue=1000,
+        max_batch=500,
+        recent_capacity=100,
+        batch_hooks=(hook,),
+        spool=spool,
+    )
 
 
 async def test_frames_come_back_in_order_and_the_file_empties(tmp_path: Path) -> None:
@@ -112,15 +125,7 @@ async def test_replay_stores_each_report_once_even_if_its_batch_did_commit(
     cls = make_event(metric="CLS", value=0.05, delta=0.05)
     committed = [make_event(), make_event(metric="FCP", value=900.0), cls]
     spool = new_spool(tmp_path)
-    writer = EventWriter(
-        engine,
-        batch_window=0,
-        max_queue=1000,
-        max_batch=500,
-        recent_capacity=100,
-        batch_hooks=(roll_up_batch,),
-        spool=spool,
-    )
+    writer = spooling_writer(engine, spool, roll_up_batch)
     await writer.start()
     await writer.write(committed)
     later = make_event(ts=datetime.now(UTC))
@@ -189,15 +194,7 @@ async def test_a_passing_error_during_replay_keeps_the_frame_for_a_retry(
     spool = new_spool(tmp_path)
     spooled = [make_event(), make_event(metric="FCP", value=900.0)]
     await spool.append(spooled)
-    writer = EventWriter(
-        engine,
-        batch_window=0,
-        max_queue=1000,
-        max_batch=500,
-        recent_capacity=100,
-        batch_hooks=(fails_once,),
-        spool=spool,
-    )
+    writer = spooling_writer(engine, spool, fails_once)
     await writer.start()
     for _ in range(200):  # replays, fails once, backs off (≤ 0.1 s), replays again
         if spool.empty:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import update
@@ -30,7 +28,6 @@ from tests.budgets.test_lhci_api import upload
 from tests.conftest import ADMIN_TOKEN
 from tests.dashboard.conftest import csrf_token_of, log_in
 from tests.factories import make_site, sample, store_events
-from tests.processes import free_port
 from tests.security.auth_matrix import (
     CASES,
     FORGED_SESSION,
@@ -229,22 +226,6 @@ async def test_dashboard_routes_answer_each_caller_as_expected(app: FastAPI, wor
         for client in clients.values():
             await client.aclose()
     assert not mismatches, _mismatch_report(mismatches)
-
-
-@pytest.fixture
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app served by a real uvicorn on a loopback port, in this event loop."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn only offers this flag
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _handshake(url: str, headers: dict[str, str]) -> int:
