@@ -50,6 +50,7 @@ from collector.query.sketch import (
 )
 from collector.query.timeutil import epoch_seconds
 from collector.query.windows import Window
+from collector.storage.db import stream_in_chunks
 from collector.storage.tables import events, rollup_watermark, rollups
 
 GroupKey = tuple[str, str | None, int | None]
@@ -327,7 +328,7 @@ async def exact_stats(
     query = select(*columns).where(*_raw_where(selection, tail=False))
     values: dict[GroupKey, array[float]] = defaultdict(lambda: array("d"))
     interval = selection.interval
-    async with conn.stream(query.execution_options(yield_per=10_000)) as result:
+    async with stream_in_chunks(conn, query) as result:
         async for row in result:
             slot = None
             if interval is not None:

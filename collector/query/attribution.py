@@ -27,6 +27,7 @@ from collector.query.schemas import Attribution, AttributionRow
 from collector.query.sketch import POOR, nearest_rank, rating_of
 from collector.query.windows import SNAP_SLACK, Window
 from collector.sites.schemas import Site
+from collector.storage.db import stream_in_chunks
 from collector.storage.tables import events
 
 ATTRIBUTION_MAX_WINDOW = timedelta(days=7)
@@ -148,7 +149,7 @@ async def attribute(
     )
     part_keys = PART_KEYS[metric]
     culprits: dict[tuple[str, str], _Culprit] = defaultdict(_Culprit)
-    async with conn.stream(query.execution_options(yield_per=10_000)) as result:
+    async with stream_in_chunks(conn, query) as result:
         async for partition in result.partitions():
             for route, value, target, detail, *parts in partition:
                 if target:

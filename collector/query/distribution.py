@@ -28,6 +28,7 @@ from collector.query.service import RAW_MAX_WINDOW
 from collector.query.sketch import THRESHOLDS, mapping_for, nearest_rank
 from collector.query.windows import SNAP_SLACK, Window
 from collector.sites.schemas import Site
+from collector.storage.db import stream_in_chunks
 from collector.storage.tables import events
 
 DEFAULT_BINS = 24
@@ -153,7 +154,7 @@ async def _raw_values(
         *raw_conditions(site_id=site.id, metrics=(metric,), window=window, filters=filters)
     )
     values: array[float] = array("d")
-    async with conn.stream(query.execution_options(yield_per=10_000)) as result:
+    async with stream_in_chunks(conn, query) as result:
         async for partition in result.partitions():
             values.extend(row[0] for row in partition)
     return [(value, 1) for value in sorted(values)]

@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Executable, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncResult, create_async_engine
 
 # Not a driver option: selects the PostgreSQL schema perfbeacon's tables live in.
 SEARCH_PATH_PARAM = "search_path"
@@ -37,13 +40,19 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_SECONDS}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(
-        parsed,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args=connect_args,
+    engine = create_async_engine(
+        parsed, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: object, _proxy: object) -> None:
+    # Instead of a pre-ping, a round trip on every checkout: asyncpg sees at once when the
+    # server closes a connection (a restart, a terminated backend), and the pool then
+    # replaces it. A connection that dies silently fails its statement and is invalidated.
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this pooled connection")
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
@@ -54,3 +63,21 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+@asynccontextmanager
+async def stream_in_chunks(
+    conn: AsyncConnection, query: Executable, *, rows_per_chunk: int = 10_000
+) -> AsyncIterator[AsyncResult[Any]]:
+    """The rows of ``query`` through a server-side cursor, ``rows_per_chunk`` at a time.
+
+    A cursor lives in a transaction, and reads run without one (``deps.get_conn``): such
+    a connection gets its default isolation level back, and so a transaction, first.
+    """
+    if conn.sync_connection is not None:
+        options = conn.sync_connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            await conn.commit()
+            await conn.execution_options(isolation_level=conn.default_isolation_level)
+    async with conn.stream(query.execution_options(yield_per=rows_per_chunk)) as result:
+        yield result
