@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.errors import Forbidden, Unauthenticated
+from collector.errors import Forbidden, NotFound, Unauthenticated
 from collector.runtime import Runtime
 from collector.security import admin_tokens
 from collector.security.schemas import AdminCredential
@@ -115,14 +115,19 @@ def lhci_build_token(request: Request) -> str | None:
 LhciBuildToken = Annotated[str | None, Depends(lhci_build_token)]
 
 
-async def require_read_token(key: str, request: Request, admin: IsAdmin, conn: Conn) -> Site:
+async def require_read_token(key: str, request: Request, runtime: RuntimeDep, conn: Conn) -> Site:
     """The site named by the path's ``key``, for callers with its read token or an admin token."""
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("a read token is required: Authorization: Bearer <site read token>")
-    if admin:
-        return await sites_service.get_site(conn=conn, key=key)
-    return await sites_service.get_site_for_reader(conn=conn, key=key, read_token=token)
+    try:
+        return await sites_service.get_site_for_reader(conn=conn, key=key, read_token=token)
+    except (NotFound, Unauthenticated):
+        # Read tokens are the common case, so they cost the one lookup; an admin token,
+        # which reads any site, is looked for only when the token is no reader's.
+        if await admin_credential(request, runtime, conn) is None:
+            raise
+    return await sites_service.get_site(conn=conn, key=key)
 
 
 SiteReader = Annotated[Site, Depends(require_read_token)]
