@@ -139,7 +139,7 @@ def _rollup_level(filters: Mapping[str, str], window: Window, exact: bool) -> in
 
 async def _rollup_values(conn: AsyncConnection, selection: Selection, level: int) -> ValueCounts:
     metric = selection.metrics[0]
-    cells = await rollup_cells(conn, selection, level, histograms=True)
+    cells = await rollup_cells(conn, selection, level)
     cell = cells.get((metric, None, None))
     if cell is None:
         return []

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from collector.query import sketch
 from collector.query.sketch import (
     CLS_MAPPING,
     GAMMA,
@@ -16,6 +19,7 @@ from collector.query.sketch import (
     ZERO_BUCKET,
     BucketMapping,
     nearest_rank,
+    percentiles_of_groups,
     percentiles_of_histogram,
     sql_bucket_expression,
 )
@@ -107,6 +111,49 @@ def test_histogram_percentile_is_within_one_percent_of_the_exact_one(
         assert estimate == 0
     else:
         assert relative_error(estimate, exact) <= 0.01
+
+
+histograms = st.dictionaries(
+    st.integers(min_value=0, max_value=1200), st.integers(min_value=-3, max_value=40), max_size=30
+)
+groups = st.lists(st.lists(histograms, max_size=4), min_size=1, max_size=12)
+FRACTIONS = (0.01, 0.5, 0.75, 0.9, 0.99)
+
+
+@pytest.mark.parametrize("matrix_cells", [sketch.MAX_MATRIX_CELLS, 1])
+@given(group_histograms=groups)
+def test_groups_merged_at_once_answer_as_merged_one_by_one(
+    matrix_cells: int, group_histograms: list[list[dict[int, int]]]
+) -> None:
+    entries = [
+        (index, bucket, n)
+        for index, parts in enumerate(group_histograms)
+        for part in parts
+        for bucket, n in part.items()
+    ]
+    owners, buckets, counts = (
+        np.array(column, dtype)
+        for column, dtype in zip(
+            zip(*entries, strict=True) if entries else ((), (), ()),
+            (np.int64, np.int64, np.float64),
+            strict=True,
+        )
+    )
+    keys = list(range(len(group_histograms)))
+    # A limit of one cell builds the matrix one group at a time.
+    default, sketch.MAX_MATRIX_CELLS = sketch.MAX_MATRIX_CELLS, matrix_cells
+    try:
+        answers = percentiles_of_groups(
+            keys, (owners, buckets, counts), FRACTIONS, lambda _key: TIME_MAPPING
+        )
+    finally:
+        sketch.MAX_MATRIX_CELLS = default
+    for key, parts in zip(keys, group_histograms, strict=True):
+        merged: dict[int, int] = {}
+        for part in parts:
+            for bucket, n in part.items():
+                merged[bucket] = merged.get(bucket, 0) + n
+        assert answers[key] == percentiles_of_histogram(merged, FRACTIONS, TIME_MAPPING)
 
 
 def test_an_empty_histogram_has_no_percentiles() -> None:
