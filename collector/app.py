@@ -143,6 +143,7 @@ def event_writer(
         # Rollups commit with the raw rows of each batch (or are left to the roller).
         batch_hooks=(roll_up_batch,),
         spool=spool,
+        commit_timeout=settings.ingest_commit_timeout,
     )
 
 

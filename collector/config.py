@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     ingest_queue_max_metrics: int = Field(default=50_000, ge=100)
     ingest_batch_max_metrics: int = Field(default=5_000, ge=1)
     ingest_recent_ids: int = Field(default=200_000, ge=0)
+    ingest_commit_timeout: float = Field(default=10.0, gt=0, le=600)
     site_cache_seconds: float = Field(default=30.0, ge=0)
     spool_dir: Path = Path("perfbeacon-spool")
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)

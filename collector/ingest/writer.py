@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 
+import asyncpg
 import msgspec
 import structlog
 from opentelemetry.trace import Link
@@ -119,8 +120,10 @@ class EventWriter:
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
         spool: Spool | None = None,
+        commit_timeout: float | None = None,
     ) -> None:
         self._engine = engine
+        self._commit_timeout = commit_timeout
         self._spool = spool
         self._retry_at = 0.0
         self._backoff = 0.0
@@ -406,6 +409,7 @@ class EventWriter:
 
     async def _commit_once(self, records: list[EventRecord], *, replay: bool) -> _Plan:
         conn = await self._connection()
+        watchdog = self._watch(conn)
         try:
             if replay:
                 async with conn.begin():
@@ -422,7 +426,24 @@ class EventWriter:
         except BaseException:
             await self._close_connection()
             raise
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         return plan
+
+    def _watch(self, conn: AsyncConnection) -> asyncio.TimerHandle | None:
+        """Cut ``conn`` if the batch has not committed within the commit timeout.
+
+        A database that stops answering without closing the connection (a host gone,
+        a network cut) would otherwise hold the batch, and every beacon waiting on it,
+        until the operating system gives up on the TCP connection. Cut, the batch fails
+        as a lost connection does and goes to the spool. Cutting is synchronous: a
+        rollback sent to a silent database would wait just the same.
+        """
+        driver = _asyncpg_connection(conn)
+        if self._commit_timeout is None or driver is None:
+            return None
+        return asyncio.get_running_loop().call_later(self._commit_timeout, driver.terminate)
 
     async def _write_plan(self, conn: AsyncConnection, plan: _Plan) -> None:
         await insert_events(conn, plan.inserts)
@@ -456,6 +477,10 @@ class EventWriter:
                 logger.exception("event_listener_failed", listener=repr(listener))
 
     async def _connection(self) -> AsyncConnection:
+        driver = None if self._conn is None else _asyncpg_connection(self._conn)
+        if driver is not None and driver.is_closed():
+            # Cut by the watchdog as the batch committed, or closed by the server.
+            await self._close_connection()
         if self._conn is None:
             self._conn = await self._engine.connect()
         return self._conn
@@ -523,6 +548,14 @@ def _updated(stored: EventRecord, report: EventRecord) -> EventRecord:
     )
 
 
+def _asyncpg_connection(conn: AsyncConnection) -> asyncpg.Connection | None:
+    """The asyncpg connection under ``conn`` (None on SQLite)."""
+    if conn.dialect.name != "postgresql" or conn.sync_connection is None:
+        return None
+    driver: asyncpg.Connection = conn.sync_connection.connection.driver_connection
+    return driver
+
+
 def _settle(batch: list[_Pending], error: Exception | None) -> None:
     for pending in batch:
         if pending.done.done():
@@ -534,29 +567,32 @@ def _settle(batch: list[_Pending], error: Exception | None) -> None:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | TimeoutError):
+    if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def _is_unreachable(exc: BaseException) -> bool:
     """The database cannot take writes right now (down, restarting, out of resources)."""
-    if _is_connection_error(exc):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
+    state = _sqlstate(exc)
+    return _is_connection_error(exc) or (
+        state is not None and state.startswith(_UNAVAILABLE_SQLSTATES)
+    )
 
 
 def _is_refused_data(exc: BaseException) -> bool:
     """The database refuses these records for what they hold (data or integrity error)."""
-    if isinstance(exc, DataError | IntegrityError):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(state, str) and state.startswith(_REFUSED_DATA_SQLSTATES)
+    state = _sqlstate(exc)
+    return isinstance(exc, DataError | IntegrityError) or (
+        state is not None and state.startswith(_REFUSED_DATA_SQLSTATES)
+    )
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    # Rows are copied with asyncpg itself, so its errors arrive unwrapped too.
+    source = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
+    return state if isinstance(state, str) else None
 
 
 def _is_missing_partition(exc: BaseException) -> bool:

@@ -29,8 +29,13 @@ def split_search_path(url: str | URL) -> tuple[URL, str | None]:
     return parsed.difference_update_query([SEARCH_PATH_PARAM]), schema
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Create an async engine, tuned per dialect (WAL for SQLite, a pool for PostgreSQL)."""
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "perfbeacon"
+) -> AsyncEngine:
+    """Create an async engine, tuned per dialect (WAL for SQLite, a pool for PostgreSQL).
+
+    On PostgreSQL, ``application_name`` names the connections in ``pg_stat_activity``.
+    """
     parsed, schema = split_search_path(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(parsed, connect_args={"timeout": 30})
@@ -38,8 +43,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return engine
     # A database host that does not answer must not hold a writer for asyncpg's 60 s.
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_SECONDS}
+    server_settings = {"application_name": application_name}
     if schema:
-        connect_args["server_settings"] = {"search_path": schema}
+        server_settings["search_path"] = schema
+    connect_args["server_settings"] = server_settings
     engine = create_async_engine(
         parsed, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
     )

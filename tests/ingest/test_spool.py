@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.ingest.spool import SUFFIX, Spool, SpoolFull
@@ -17,10 +19,14 @@ from collector.query.levels import GRAINS, LEVELS
 from collector.query.roller import catch_up
 from collector.query.rollups import roll_up_batch
 from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
 from collector.storage.partitions import ensure_partitions
 from collector.storage.tables import rollups
+from tests.databases import postgres_admin_url, postgres_schema
 from tests.factories import make_event
 from tests.ingest.conftest import stored
+
+pg_stat_activity = table("pg_stat_activity", column("pid"), column("application_name"))
 
 
 def new_spool(directory: Path, max_bytes: int = 1 << 20) -> Spool:
@@ -207,3 +213,59 @@ async def test_a_passing_error_during_replay_keeps_the_frame_for_a_retry(
     spool.close()
     assert not [path for path in os.listdir(tmp_path) if path.endswith(".unwritable")]
     assert sorted(r.metric_id for r in await stored(engine)) == sorted(r.metric_id for r in spooled)
+
+
+async def test_a_database_that_stops_answering_gets_the_batch_spooled_in_time(
+    tmp_path: Path,
+) -> None:
+    """A backend frozen mid-connection (SIGSTOP: the socket stays open, nothing answers)
+    must not hold beacons until TCP gives up: past the commit timeout the connection is
+    cut, the batch spooled and acknowledged, and replayed once the database answers."""
+    name = f"perfbeacon-writer-{uuid.uuid4().hex[:8]}"
+    async with postgres_schema() as url:
+        engine = create_engine(url, application_name=name)
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            await ensure_partitions(conn, first_day=datetime.now(UTC).date(), days=1)
+        spool = new_spool(tmp_path)
+        writer = EventWriter(
+            engine, batch_window=0, max_queue=1000, max_batch=500, recent_capacity=10,
+            spool=spool, commit_timeout=1.0,
+        )  # fmt: skip
+        await writer.start()
+        first, frozen = [make_event()], [make_event(), make_event(metric="FCP", value=900.0)]
+        await writer.write(first)
+        pids = await _backend_pids(name)
+        await engine.dispose()  # the writer keeps its own connection; the pool holds no other
+        assert len(pids) == 1
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            async with asyncio.timeout(10):
+                await writer.write(frozen)
+            assert writer.spooled_bytes > 0
+            assert not writer.database_reachable
+        finally:
+            os.kill(pids[0], signal.SIGCONT)
+        for _ in range(200):  # replays after its backoff, on a new connection
+            if spool.empty:
+                break
+            await asyncio.sleep(0.05)
+        await writer.stop(timeout=30)
+        spool.close()
+        rows = await stored(engine)
+        await engine.dispose()
+    assert sorted(r.metric_id for r in rows) == sorted(r.metric_id for r in [*first, *frozen])
+
+
+async def _backend_pids(application_name: str) -> list[int]:
+    """The server processes of the connections that call themselves ``application_name``."""
+    observer = create_engine(postgres_admin_url())
+    async with observer.connect() as conn:
+        rows = await conn.execute(
+            select(pg_stat_activity.c.pid).where(
+                pg_stat_activity.c.application_name == application_name
+            )
+        )
+        pids = [row.pid for row in rows]
+    await observer.dispose()
+    return pids
