@@ -58,6 +58,7 @@ class Frame:
 
     records: list[EventRecord]
     path: Path
+    start: int
     end: int
     raw: bytes
 
@@ -84,6 +85,8 @@ class Spool:
         self._own: _File | None = None
         # Files of processes that died, oldest first; replayed before this process's own.
         self._adopted: list[_File] = []
+        # Names of files replayed to their end and removed, until ``take_removed``.
+        self._removed: list[str] = []
 
     def open(self) -> None:
         """Create this process's file and adopt the files no live process holds."""
@@ -92,11 +95,7 @@ class Spool:
             adopted = _try_lock(path)
             if adopted is not None:
                 self._adopted.append(adopted)
-        path = self.directory / f"{uuid.uuid4().hex}{SUFFIX}"
-        own = _try_lock(path, create=True)
-        if own is None:
-            raise RuntimeError(f"cannot lock the new spool file {path}")
-        self._own = own
+        self._own = self._new_file()
         if self._adopted:
             logger.warning(
                 "spool_adopted",
@@ -158,6 +157,18 @@ class Spool:
             self._forget_replayed()
         return []
 
+    def skip_to(self, path: Path, offset: int) -> None:
+        """Mark the frames of ``path`` before ``offset`` replayed (another process did)."""
+        for file in self._files():
+            if file.path == path and offset > file.replayed:
+                file.replayed = min(offset, file.size)
+        self._forget_replayed()
+
+    def take_removed(self) -> list[str]:
+        """Names of the files replayed to their end and removed since the last call."""
+        removed, self._removed = self._removed, []
+        return removed
+
     def consumed(self, frame: Frame) -> None:
         """Mark ``frame`` replayed (its records are committed)."""
         for file in self._files():
@@ -184,17 +195,32 @@ class Spool:
         return self._own
 
     def _forget_replayed(self) -> None:
-        """Drop fully replayed adopted files; empty this process's file once replayed."""
+        """Remove fully replayed files; this process continues in a new file of its own.
+
+        A replayed file is never reused: its name's replay offset stays true (see
+        ``replay_progress``), where emptying it in place would let a process adopting
+        it after a crash skip frames written since.
+        """
         for file in [f for f in self._adopted if f.replayed >= f.size]:
-            with contextlib.suppress(OSError):
-                file.path.unlink()
-            os.close(file.fd)
+            self._remove(file)
             self._adopted.remove(file)
         own = self._own
         if own is not None and own.replayed and own.replayed >= own.size:
-            # The whole file is in the database; start it afresh (writes use O_APPEND).
-            os.ftruncate(own.fd, 0)
-            own.replayed = 0
+            self._own = self._new_file()
+            self._remove(own)
+
+    def _new_file(self) -> _File:
+        path = self.directory / f"{uuid.uuid4().hex}{SUFFIX}"
+        own = _try_lock(path, create=True)
+        if own is None:
+            raise RuntimeError(f"cannot lock the new spool file {path}")
+        return own
+
+    def _remove(self, file: _File) -> None:
+        with contextlib.suppress(OSError):
+            file.path.unlink()
+        os.close(file.fd)
+        self._removed.append(file.path.name)
 
 
 def _mtime(path: Path) -> float:
@@ -271,4 +297,4 @@ def _read_frame(file: _File, offset: int) -> Frame | None:
     except msgspec.DecodeError:
         return None
     end = offset + _HEADER.size + length
-    return Frame(records=records, path=file.path, end=end, raw=header + payload)
+    return Frame(records=records, path=file.path, start=offset, end=end, raw=header + payload)

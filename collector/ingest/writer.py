@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.errors import Unavailable
 from collector.ingest.recent import RecentReports, ReportKey, report_key
+from collector.ingest.replay_progress import forget, record_replayed_to, replayed_to
 from collector.ingest.spool import Frame, Spool, SpoolFull
 from collector.storage.events import append_events, find_events, insert_events, replace_events
 from collector.storage.partitions import ensure_partitions
@@ -142,6 +143,8 @@ class EventWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
+        # Spool files whose replay offset was looked up in the database.
+        self._resumed_files: set[str] = set()
 
     def add_batch_hook(self, hook: BatchHook) -> None:
         """Run ``hook(conn, inserted, replaced)`` in every batch's transaction, before commit."""
@@ -321,7 +324,9 @@ class EventWriter:
             return
         records = [record for frame in frames for record in frame.records]
         try:
-            await self._commit_records(records, links=[], replay=True)
+            if await self._skip_what_was_replayed(spool, frames[0]):
+                return
+            await self._commit_records(records, links=[], replay=frames[-1])
         except Exception as exc:
             if not _is_refused_data(exc):
                 # Down, failing over, a deadlock or a timeout: acknowledged beacons wait
@@ -339,7 +344,7 @@ class EventWriter:
     async def _replay_alone(self, spool: Spool, frames: list[Frame]) -> None:
         for frame in frames:
             try:
-                await self._commit_records(frame.records, links=[], replay=True)
+                await self._commit_records(frame.records, links=[], replay=frame)
             except Exception as exc:
                 if not _is_refused_data(exc):
                     self._database_failed(exc)
@@ -347,6 +352,29 @@ class EventWriter:
                 self._set_aside(spool, frame, exc)
                 continue
             self._replayed(spool, frame, len(frame.records))
+
+    async def _skip_what_was_replayed(self, spool: Spool, first: Frame) -> bool:
+        """Skip the frames of ``first``'s file a process that died had replayed.
+
+        Its offset was committed with those frames' rows (``replay_progress``); asked
+        once per file. True when frames were skipped.
+        """
+        name = first.path.name
+        if name in self._resumed_files:
+            return False
+        conn = await self._connection()
+        try:
+            async with conn.begin():
+                done = await replayed_to(conn, name)
+        except BaseException:
+            await self._close_connection()
+            raise
+        self._resumed_files.add(name)
+        if done <= first.start:
+            return False
+        logger.info("spool_replay_resumed", file=name, offset=done)
+        spool.skip_to(first.path, done)
+        return True
 
     def _replayed(self, spool: Spool, last: Frame, count: int) -> None:
         self._database_reached()
@@ -385,8 +413,9 @@ class EventWriter:
         await self._commit_records(records, links=[pending.link for pending in batch])
 
     async def _commit_records(
-        self, records: list[EventRecord], *, links: list[Link | None], replay: bool = False
+        self, records: list[EventRecord], *, links: list[Link | None], replay: Frame | None = None
     ) -> None:
+        """Commit ``records``; ``replay`` is the last spooled frame they come from, if any."""
         started = perf_counter()
         with (
             self._tracing.ingest_batch(links=links, size=len(records)),
@@ -407,14 +436,16 @@ class EventWriter:
         self._recent.remember(r for r in stored if r.metric in RE_REPORTED_METRICS)
         self._notify(plan)
 
-    async def _commit_once(self, records: list[EventRecord], *, replay: bool) -> _Plan:
+    async def _commit_once(self, records: list[EventRecord], *, replay: Frame | None) -> _Plan:
         conn = await self._connection()
         watchdog = self._watch(conn)
         try:
-            if replay:
+            if replay is not None:
                 async with conn.begin():
                     plan = await self._replay_plan(conn, records)
                     await self._write_plan(conn, plan)
+                    await record_replayed_to(conn, replay.path.name, replay.end)
+                    await self._forget_removed_spool_files(conn)
                 return plan
             plan = _plan(records, self._recent.get)
             if not plan.replacements and not self._batch_hooks:
@@ -444,6 +475,13 @@ class EventWriter:
         if self._commit_timeout is None or driver is None:
             return None
         return asyncio.get_running_loop().call_later(self._commit_timeout, driver.terminate)
+
+    async def _forget_removed_spool_files(self, conn: AsyncConnection) -> None:
+        # Best effort: a name lost with a failed transaction leaves a row nobody reads.
+        removed = [] if self._spool is None else self._spool.take_removed()
+        if removed:
+            await forget(conn, removed)
+            self._resumed_files.difference_update(removed)
 
     async def _write_plan(self, conn: AsyncConnection, plan: _Plan) -> None:
         await insert_events(conn, plan.inserts)

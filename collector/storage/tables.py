@@ -164,6 +164,16 @@ rollup_watermark = Table(
     Column("rolled_before", UtcDateTime(), nullable=False),
 )
 
+# How far each spool file was replayed, committed with the replayed rows themselves: a
+# file adopted after a crash resumes where the last committed replay ended (replaying a
+# re-report twice would store it twice). Spool files are named by a random UUID.
+spool_replays = Table(
+    "spool_replays",
+    metadata,
+    Column("spool_file", String(64), primary_key=True),
+    Column("replayed_to", BigInteger, nullable=False),
+)
+
 # Budgets and the Lighthouse CI server API. A project holds CI builds; a site's budget
 # checks go to the project linked to it. Full LHRs are kept compressed in their own
 # table so that listing runs never reads them, and can be pruned before the rest.

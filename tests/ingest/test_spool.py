@@ -159,6 +159,45 @@ async def test_replay_stores_each_report_once_even_if_its_batch_did_commit(
     assert await _rollup_count(engine, "CLS") == 1
 
 
+async def test_a_file_adopted_after_a_crash_resumes_where_its_replay_committed(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A process replays a spooled re-report (it replaces the first report's row) and dies
+    before it can tell: the process adopting the file must not replay it again, which,
+    not knowing the first report, would store the re-report as a second row."""
+    async with engine.begin() as conn:
+        await ensure_partitions(conn, first_day=datetime.now(UTC).date(), days=1)
+    first = make_event(metric="CLS", value=0.05, delta=0.05)
+    again = make_event(
+        metric="CLS", value=0.3, delta=0.25, metric_id=first.metric_id,
+        ts=first.ts + timedelta(seconds=5),
+    )  # fmt: skip
+    spool = new_spool(tmp_path)
+    writer = spooling_writer(engine, spool, roll_up_batch)
+    await writer.start()
+    await writer.write([first])
+    await spool.append([again])  # spooled during an outage
+    path = next(tmp_path / name for name in os.listdir(tmp_path) if name.endswith(SUFFIX))
+    unreplayed = path.read_bytes()
+    await writer.stop(timeout=30)  # replays it: the row of ``first`` now holds 0.3
+    spool.close()
+    assert not path.exists()
+    # The state a crash right after the replay's commit leaves: the file as it was.
+    path.write_bytes(unreplayed)
+
+    adopting = new_spool(tmp_path)
+    writer = spooling_writer(engine, adopting, roll_up_batch)
+    await writer.start()
+    await writer.stop(timeout=30)
+    assert adopting.empty
+    adopting.close()
+
+    rows = [row for row in await stored(engine) if row.metric_id == first.metric_id]
+    assert [(row.value, row.ts) for row in rows] == [(0.3, first.ts)]
+    await catch_up(engine, until=datetime.now(UTC) + timedelta(days=2), lag=timedelta(0))
+    assert await _rollup_count(engine, "CLS") == 1
+
+
 async def test_an_unreachable_database_spools_and_acknowledges(tmp_path: Path) -> None:
     # Nothing listens on port 1: every connection attempt is refused at once.
     engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
