@@ -37,6 +37,7 @@ from collector.storage.records import EventRecord
 
 SUFFIX = ".spool"
 SET_ASIDE_SUFFIX = ".unwritable"
+CREATING_SUFFIX = ".creating"
 _MAGIC = b"PBS1"
 _HEADER = struct.Struct("<4sII")
 _encode = msgspec.msgpack.Encoder().encode
@@ -91,6 +92,12 @@ class Spool:
     def open(self) -> None:
         """Create this process's file and adopt the files no live process holds."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        for path in self.directory.glob(f".*{CREATING_SUFFIX}"):
+            # Left by a process that died before naming its new file: empty, unused.
+            abandoned = _try_lock(path)
+            if abandoned is not None:
+                self._remove(abandoned)
+        self._removed.clear()
         for path in sorted(self.directory.glob(f"*{SUFFIX}"), key=_mtime):
             adopted = _try_lock(path)
             if adopted is not None:
@@ -210,10 +217,15 @@ class Spool:
             self._remove(own)
 
     def _new_file(self) -> _File:
-        path = self.directory / f"{uuid.uuid4().hex}{SUFFIX}"
-        own = _try_lock(path, create=True)
+        # Created and locked under a name adopters do not look at, then renamed: another
+        # process starting at the same moment must never take a live file for a dead one.
+        name = uuid.uuid4().hex
+        creating = self.directory / f".{name}{CREATING_SUFFIX}"
+        own = _try_lock(creating, create=True)
         if own is None:
-            raise RuntimeError(f"cannot lock the new spool file {path}")
+            raise RuntimeError(f"cannot lock the new spool file {creating}")
+        own.path = creating.rename(self.directory / f"{name}{SUFFIX}")
+        _fsync_directory(self.directory)
         return own
 
     def _remove(self, file: _File) -> None:
@@ -241,8 +253,6 @@ def _try_lock(path: Path, *, create: bool = False) -> _File | None:
     except OSError:
         os.close(fd)  # a live process holds it
         return None
-    if create:
-        _fsync_directory(path.parent)
     return _File(path, fd)
 
 

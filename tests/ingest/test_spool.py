@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.ingest.spool import SUFFIX, Spool, SpoolFull
+from collector.ingest.spool import CREATING_SUFFIX, SUFFIX, Spool, SpoolFull
 from collector.ingest.writer import BatchHook, EventWriter
 from collector.query.levels import GRAINS, LEVELS
 from collector.query.roller import catch_up
@@ -100,6 +100,19 @@ async def test_a_dead_process_file_is_adopted_and_its_torn_tail_dropped(tmp_path
     assert heir.empty
     assert not path.exists()
     heir.close()
+
+
+async def test_new_files_are_named_only_once_locked_and_leftovers_are_cleared(
+    tmp_path: Path,
+) -> None:
+    # A process that died between creating and naming its file left this behind.
+    (tmp_path / f".{'0' * 32}{CREATING_SUFFIX}").write_bytes(b"")
+    spool = new_spool(tmp_path)
+    names = os.listdir(tmp_path)
+    assert len(names) == 1
+    assert names[0].endswith(SUFFIX)
+    assert not names[0].startswith(".")
+    spool.close()
 
 
 async def test_a_live_process_file_is_left_alone(tmp_path: Path) -> None:
