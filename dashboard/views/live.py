@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +18,7 @@ from collector.security import admin_tokens
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
 from dashboard.deps import LoggedIn, ShownSite, principal_of, session_codec
-from dashboard.live import LiveFull, LiveHub
+from dashboard.live import LiveFull, LiveHub, Subscription
 from dashboard.rendering import render
 from dashboard.views.field import beacon_endpoint
 from dashboard.vitals import VITALS
@@ -33,6 +31,8 @@ SEND_TIMEOUT_SECONDS = 5.0
 # WebSocket close codes: policy violation (not allowed) and try again later.
 CLOSE_FORBIDDEN = 1008
 CLOSE_TRY_LATER = 1013
+# How often an open feed checks that its credential still grants the site.
+RECHECK_SECONDS = 30.0
 
 
 @router.get("/sites/{key}/live", name="live")
@@ -69,20 +69,7 @@ async def live_feed(websocket: WebSocket, site: str = "") -> None:
         with hub.subscribe(site_id=watched.id) as subscription:
             await websocket.accept()
             await websocket.send_json({"type": "hello", "site": watched.key})
-            listener = asyncio.create_task(_until_disconnect(websocket))
-            try:
-                while not listener.done():
-                    message = await _next_or_disconnect(subscription.next_message(), listener)
-                    if message is None:
-                        break
-                    async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                        await websocket.send_text(message.decode())
-                if subscription.dropped.is_set():
-                    await websocket.close(code=CLOSE_TRY_LATER, reason="too slow; reconnect")
-            finally:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await listener
+            await _stream(websocket, subscription, runtime, site)
     except LiveFull as exc:
         await websocket.close(code=CLOSE_TRY_LATER, reason=exc.message[:120])
     except (WebSocketDisconnect, TimeoutError, RuntimeError):
@@ -90,16 +77,46 @@ async def live_feed(websocket: WebSocket, site: str = "") -> None:
         return
 
 
-async def _next_or_disconnect(
-    message: Coroutine[Any, Any, bytes | None], listener: asyncio.Task[None]
-) -> bytes | None:
-    getter = asyncio.ensure_future(message)
-    done, _pending = await asyncio.wait({getter, listener}, return_when=asyncio.FIRST_COMPLETED)
-    if getter not in done:
-        getter.cancel()
-        return None
-    result: bytes | None = getter.result()
-    return result
+async def _stream(
+    websocket: WebSocket, subscription: Subscription, runtime: Runtime, site: str
+) -> None:
+    """Send the site's beacons until the client leaves, lags or loses its access.
+
+    The credential is checked again every ``RECHECK_SECONDS``: a feed opened with a read
+    token or a session ends soon after that token is rotated or revoked.
+    """
+    loop = asyncio.get_running_loop()
+    listener = asyncio.create_task(_until_disconnect(websocket))
+    getter: asyncio.Future[bytes | None] | None = None
+    recheck_at = loop.time() + RECHECK_SECONDS
+    try:
+        while not listener.done():
+            if getter is None:
+                getter = asyncio.ensure_future(subscription.next_message())
+            await asyncio.wait(
+                {getter, listener},
+                timeout=max(0.0, recheck_at - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if getter.done():
+                message, getter = getter.result(), None
+                if message is None:
+                    break
+                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                    await websocket.send_text(message.decode())
+            if loop.time() >= recheck_at:
+                if await _authorized_site(websocket, runtime, site) is None:
+                    await websocket.close(code=CLOSE_FORBIDDEN, reason="access revoked")
+                    return
+                recheck_at = loop.time() + RECHECK_SECONDS
+        if subscription.dropped.is_set():
+            await websocket.close(code=CLOSE_TRY_LATER, reason="too slow; reconnect")
+    finally:
+        for task in (listener, getter):
+            if task is not None:
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await listener
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:

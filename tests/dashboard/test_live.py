@@ -11,10 +11,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
 from websockets.typing import Origin
 
+from collector.sites import service as sites_service
 from dashboard.live import MAX_BEACONS_PER_MESSAGE, QUEUE_SIZE, LiveFull, LiveHub
+from dashboard.views import live as live_views
 from tests.dashboard.conftest import log_in
 from tests.factories import make_site, sample
 
@@ -151,3 +154,24 @@ async def test_after_commit_publishes_first_reports_and_new_values_of_re_reports
         ("/first", 0.05),
         ("/again", 300.0),
     ]
+
+
+async def test_an_open_feed_ends_when_its_token_is_revoked(
+    served: str, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_views, "RECHECK_SECONDS", 0.2)
+    site = await make_site(engine)
+
+    async with connect(
+        f"ws://{served}/ws/live?site={site.key}",
+        additional_headers={"Authorization": f"Bearer {site.read_token}"},
+    ) as socket:
+        assert json.loads(await socket.recv())["type"] == "hello"
+        await asyncio.sleep(0.5)  # rechecked at least once, and still allowed
+        assert socket.state is State.OPEN
+        async with engine.begin() as conn:
+            await sites_service.revoke_read_token(conn=conn, key=site.key)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
