@@ -134,7 +134,10 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=False,
+            # Forwarded headers only from the proxies the operator names: anyone else
+            # could pick the address their beacons are rate-limited under.
+            proxy_headers=settings.forwarded_allow_ips is not None,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             server_header=False,
             log_config=uvicorn_log_config(settings),
             log_level=settings.log_level,

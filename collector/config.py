@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -72,10 +73,27 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None
     session_hours: int = Field(default=12, ge=1, le=24 * 90)
 
-    @field_validator("country_header", mode="before")
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: rate limits then see the visitor, not the proxy.
+    forwarded_allow_ips: str | None = None
+
+    @field_validator("country_header", "forwarded_allow_ips", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str | None) -> str | None:
+        for entry in [] if value is None else value.split(","):
+            if entry.strip() != "*":
+                try:
+                    ipaddress.ip_network(entry.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"not an IP address or network: {entry.strip()[:60]!r}"
+                    ) from None
+        return value
 
     access_log: bool = True
     rollup_interval_seconds: float = Field(default=5.0, gt=0, le=3600)

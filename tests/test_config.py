@@ -53,3 +53,18 @@ def test_settings_come_from_a_dotenv_file(tmp_path: object) -> None:
 def test_cors_origins_accept_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PERFBEACON_CORS_ORIGINS", "https://a.example, https://b.example")
     assert load_settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("10.0.0.1", True), ("10.0.0.0/8, 127.0.0.1", True), ("*", True), ("proxy.lan", False)],
+)
+def test_trusted_proxies_are_addresses_or_networks(
+    monkeypatch: pytest.MonkeyPatch, value: str, valid: bool
+) -> None:
+    monkeypatch.setenv("PERFBEACON_FORWARDED_ALLOW_IPS", value)
+    if valid:
+        assert load_settings().forwarded_allow_ips == value
+    else:
+        with pytest.raises(InvalidSettings, match="PERFBEACON_FORWARDED_ALLOW_IPS"):
+            load_settings()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +16,8 @@ from collector.errors import RateLimited
 from collector.security.ratelimit import WINDOW_SECONDS, RateLimiter
 from collector.sites.schemas import CreatedSite
 from tests.conftest import ADMIN_TOKEN
-from tests.ingest.conftest import post_beacon
+from tests.ingest.conftest import ORIGIN, post_beacon
+from tests.processes import perfbeacon_env, run_perfbeacon, serving
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET = b"shared-by-every-collector-of-one-install"
@@ -152,3 +155,30 @@ async def test_over_the_limit_answers_429_with_retry_after(
     assert "127.0.0.1" not in refused.text
     metrics = (await client.get("/metrics")).text
     assert "perfbeacon_rate_limited_total 1.0" in metrics
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_forwarded_addresses_count_only_from_trusted_proxies(
+    tmp_path: Path, trusted: bool
+) -> None:
+    """Behind a named proxy each visitor has its own limit; otherwise the header is
+    ignored, so nobody can pick the address they are limited under."""
+    extra = {"PERFBEACON_RATE_LIMIT_PER_MINUTE": "2"}
+    if trusted:
+        extra["PERFBEACON_FORWARDED_ALLOW_IPS"] = "127.0.0.1"
+    env = perfbeacon_env("sqlite+aiosqlite:///./perfbeacon.db", **extra)
+    created = run_perfbeacon("site", "create", "shop", "--origin", ORIGIN, env=env, cwd=tmp_path)
+    key = json.loads(created.stdout)["key"]
+    body = [{"name": "LCP", "value": 1200, "id": "v5-1-1", "delta": 1200}]
+
+    async def send(visitor: str) -> int:
+        forwarded = {"X-Forwarded-For": visitor}
+        response = await post_beacon(client, body, key=key, headers=forwarded)
+        return response.status_code
+
+    with serving(env=env, cwd=tmp_path) as (base_url, _):
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            first = [await send("203.0.113.1") for _ in range(3)]
+            second = await send("203.0.113.2")
+    assert first == [204, 204, 429]
+    assert second == (204 if trusted else 429)
