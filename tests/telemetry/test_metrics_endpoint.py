@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as parse_prometheus_text
+from pydantic import SecretStr
 
 from collector.app import create_app
 from collector.config import Settings
@@ -166,3 +167,19 @@ async def test_pool_connections_in_use(database_url: str, held: int) -> None:
         await engine.dispose()
     assert in_use == held
     assert after == 0
+
+
+async def test_a_metrics_token_closes_the_endpoint_to_everyone_else(tmp_path: Path) -> None:
+    token = "scraper-secret-0123456789abcdef"
+    settings = traced_settings(tmp_path, "always_off").model_copy(
+        update={"metrics_token": SecretStr(token)}
+    )
+    app = create_app(settings)
+    async with serving_in_process(app) as client:
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        scraper = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthenticated"
+    assert scraper.status_code == 200
+    assert "http_request_duration_seconds" in scraper.text
