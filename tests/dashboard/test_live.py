@@ -16,6 +16,7 @@ from websockets.protocol import State
 from websockets.typing import Origin
 
 from collector.sites import service as sites_service
+from collector.sites.schemas import CreatedSite
 from dashboard.live import MAX_BEACONS_PER_MESSAGE, QUEUE_SIZE, LiveFull, LiveHub
 from dashboard.views import live as live_views
 from tests.dashboard.conftest import log_in
@@ -104,13 +105,18 @@ async def test_a_logged_in_dashboard_gets_live_beacons(
     assert hub.clients == 0
 
 
+def _feed_by_read_token(served: str, site: CreatedSite) -> connect:
+    """The site's live feed, opened with its read token."""
+    return connect(
+        f"ws://{served}/ws/live?site={site.key}",
+        additional_headers={"Authorization": f"Bearer {site.read_token}"},
+    )
+
+
 async def test_a_read_token_header_opens_the_feed_too(served: str, engine: AsyncEngine) -> None:
     site = await make_site(engine)
 
-    async with connect(
-        f"ws://{served}/ws/live?site={site.key}",
-        additional_headers={"Authorization": f"Bearer {site.read_token}"},
-    ) as socket:
+    async with _feed_by_read_token(served, site) as socket:
         assert json.loads(await socket.recv())["type"] == "hello"
 
 
@@ -162,10 +168,7 @@ async def test_an_open_feed_ends_when_its_token_is_revoked(
     monkeypatch.setattr(live_views, "RECHECK_SECONDS", 0.2)
     site = await make_site(engine)
 
-    async with connect(
-        f"ws://{served}/ws/live?site={site.key}",
-        additional_headers={"Authorization": f"Bearer {site.read_token}"},
-    ) as socket:
+    async with _feed_by_read_token(served, site) as socket:
         assert json.loads(await socket.recv())["type"] == "hello"
         await asyncio.sleep(0.5)  # rechecked at least once, and still allowed
         assert socket.state is State.OPEN
