@@ -31,7 +31,7 @@ from collector.ingest.site_cache import SiteCache
 from collector.ingest.spool import Spool
 from collector.ingest.writer import EventWriter
 from collector.query.roller import roll_forever
-from collector.query.rollups import roll_up_batch
+from collector.query.rollups import batch_needs_rollups, roll_up_batch
 from collector.query.router import router as query_router
 from collector.runtime import Runtime
 from collector.security.cors import ReadApiCors
@@ -132,7 +132,7 @@ def event_writer(
     engine: AsyncEngine, settings: Settings, telemetry: Telemetry, spool: Spool | None = None
 ) -> EventWriter:
     """The event writer as the collector runs it (the demo loader writes through it too)."""
-    return EventWriter(
+    writer = EventWriter(
         engine,
         batch_window=settings.ingest_batch_window_ms / 1000,
         max_queue=settings.ingest_queue_max_metrics,
@@ -140,11 +140,12 @@ def event_writer(
         recent_capacity=settings.ingest_recent_ids,
         metrics=telemetry.metrics,
         tracing=telemetry.tracing,
-        # Rollups commit with the raw rows of each batch (or are left to the roller).
-        batch_hooks=(roll_up_batch,),
         spool=spool,
         commit_timeout=settings.ingest_commit_timeout,
     )
+    # Rollups commit with the raw rows of a batch, or are left to the roller.
+    writer.add_batch_hook(roll_up_batch, needed=batch_needs_rollups)
+    return writer
 
 
 def open_spool(settings: Settings) -> Spool | None:

@@ -4,11 +4,14 @@ Requests hand their records to ``write`` and wait; the writer task takes
 everything queued (after a short window that lets concurrent beacons join), writes
 it in one transaction - COPY of first reports, UPDATE of re-reports, then the
 batch hooks (rollups) - commits, and only then wakes the waiting requests. After
-the commit, listeners (the live feed) are told what was stored.
+the commit, listeners (the live feed) are told what was stored. A batch of first
+reports that no hook needs is one COPY statement, which commits on its own: without
+BEGIN and COMMIT it costs the database one round trip instead of four.
 
 >>> writer = EventWriter(engine, batch_window=0.001, max_queue=50_000,
 ...                      max_batch=5_000, recent_capacity=200_000)
->>> writer.add_batch_hook(rollup_hook)      # async (conn, inserted, replaced) -> None
+>>> writer.add_batch_hook(rollup_hook, needed=has_rollup_work)
+>>> # rollup_hook: async (conn, inserted, replaced) -> None; has_rollup_work: the same -> bool
 >>> await writer.start()
 >>> await writer.write(records)             # returns once committed
 >>> await writer.stop()
@@ -57,6 +60,7 @@ Replacement = tuple[EventRecord, EventRecord]
 BatchHook = Callable[
     [AsyncConnection, Sequence[EventRecord], Sequence[Replacement]], Awaitable[None]
 ]
+BatchCheck = Callable[[AsyncConnection, Sequence[EventRecord], Sequence[Replacement]], bool]
 AfterCommitListener = Callable[[Sequence[EventRecord], Sequence[Replacement]], None]
 
 # web-vitals reports these again under the same id (CLS and INP when the page is
@@ -135,7 +139,9 @@ class EventWriter:
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._recent = RecentReports(recent_capacity)
-        self._batch_hooks = list(batch_hooks)
+        self._batch_hooks: list[tuple[BatchHook, BatchCheck | None]] = [
+            (hook, None) for hook in batch_hooks
+        ]
         self._listeners = list(listeners)
         self._pending: list[_Pending] = []
         self._queued = 0
@@ -146,9 +152,13 @@ class EventWriter:
         # Spool files whose replay offset was looked up in the database.
         self._resumed_files: set[str] = set()
 
-    def add_batch_hook(self, hook: BatchHook) -> None:
-        """Run ``hook(conn, inserted, replaced)`` in every batch's transaction, before commit."""
-        self._batch_hooks.append(hook)
+    def add_batch_hook(self, hook: BatchHook, *, needed: BatchCheck | None = None) -> None:
+        """Run ``hook(conn, inserted, replaced)`` in every batch's transaction, before commit.
+
+        With ``needed``, only in the batches for which ``needed(conn, inserted, replaced)``
+        is true, asked before the batch is written.
+        """
+        self._batch_hooks.append((hook, needed))
 
     def add_listener(self, listener: AfterCommitListener) -> None:
         """Call ``listener(inserted, replaced)`` after every commit; it must not block."""
@@ -443,17 +453,18 @@ class EventWriter:
             if replay is not None:
                 async with conn.begin():
                     plan = await self._replay_plan(conn, records)
-                    await self._write_plan(conn, plan)
+                    await self._write_plan(conn, plan, self._hooks_for(conn, plan))
                     await record_replayed_to(conn, replay.path.name, replay.end)
                     await self._forget_removed_spool_files(conn)
                 return plan
             plan = _plan(records, self._recent.get)
-            if not plan.replacements and not self._batch_hooks:
+            hooks = self._hooks_for(conn, plan)
+            if not plan.replacements and not hooks:
                 # Nothing else to write with the rows: one statement, no transaction.
                 await append_events(conn, plan.inserts)
                 return plan
             async with conn.begin():
-                await self._write_plan(conn, plan)
+                await self._write_plan(conn, plan, hooks)
         except BaseException:
             await self._close_connection()
             raise
@@ -483,10 +494,20 @@ class EventWriter:
             await forget(conn, removed)
             self._resumed_files.difference_update(removed)
 
-    async def _write_plan(self, conn: AsyncConnection, plan: _Plan) -> None:
+    def _hooks_for(self, conn: AsyncConnection, plan: _Plan) -> list[BatchHook]:
+        """The hooks that have work in this batch."""
+        return [
+            hook
+            for hook, needed in self._batch_hooks
+            if needed is None or needed(conn, plan.inserts, plan.replacements)
+        ]
+
+    async def _write_plan(
+        self, conn: AsyncConnection, plan: _Plan, hooks: Sequence[BatchHook]
+    ) -> None:
         await insert_events(conn, plan.inserts)
         await replace_events(conn, plan.replacements)
-        for hook in self._batch_hooks:
+        for hook in hooks:
             await hook(conn, plan.inserts, plan.replacements)
 
     async def _replay_plan(self, conn: AsyncConnection, records: list[EventRecord]) -> _Plan:

@@ -27,7 +27,9 @@ SQLite the watermark sits at the end of time, so every record is applied here.
     accumulator.replace(earlier, record)    # a re-report: the raw row now holds ``record``
     await accumulator.flush(conn)           # inside the batch transaction, before commit
 
-``roll_up_batch`` does exactly that as the ingest writer's batch hook.
+``roll_up_batch`` does exactly that as the ingest writer's batch hook, and
+``batch_needs_rollups`` tells the writer beforehand whether the hook has anything to do:
+a batch of fresh first reports it does not need is then written without a transaction.
 """
 
 from __future__ import annotations
@@ -129,7 +131,9 @@ class RollupAccumulator:
         pending, self._pending = self._pending, []
         if not pending:
             return FlushResult()
-        if conn.dialect.name == "postgresql" and self._all_fresh(pending):
+        if conn.dialect.name == "postgresql" and all_fresh(
+            (record for _, record in pending), fresh_for=self._fresh_for
+        ):
             return FlushResult()
         watermark = await read_watermark(conn, lock=True)
         behind = [(weight, record) for weight, record in pending if record.ts < watermark]
@@ -138,10 +142,11 @@ class RollupAccumulator:
         rows = await upsert_cells(conn, cells_of(behind, complete_before=epoch_seconds(watermark)))
         return FlushResult(applied=len(behind), rows=rows)
 
-    def _all_fresh(self, pending: list[tuple[int, EventRecord]]) -> bool:
-        """Whether no roller pass can have reached any of these records (no lock needed)."""
-        oldest = min(record.ts for _, record in pending)
-        return datetime.now(UTC) - oldest < self._fresh_for
+
+def all_fresh(records: Iterable[EventRecord], *, fresh_for: timedelta = FRESH_FOR) -> bool:
+    """Whether no roller pass can have reached any of these records (no lock needed)."""
+    oldest = min((record.ts for record in records), default=None)
+    return oldest is None or datetime.now(UTC) - oldest < fresh_for
 
 
 async def read_watermark(conn: AsyncConnection, *, lock: bool) -> datetime:
@@ -252,6 +257,23 @@ _SQLITE_UPSERT_SQL = (
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNT_COLUMNS)
     + f", histogram = {_SQLITE_MERGE}"
 )
+
+
+def batch_needs_rollups(
+    conn: AsyncConnection,
+    inserted: Sequence[EventRecord],
+    replaced: Sequence[tuple[EventRecord, EventRecord]],
+) -> bool:
+    """Whether ``roll_up_batch`` may have anything to write for this batch.
+
+    Asked by the writer right before it writes the batch; not for fresh records on
+    PostgreSQL, which the roller will count. The writer then stores them with one COPY
+    that commits as it returns, so ``ROLL_LAG - FRESH_FOR`` covers the COPY's own
+    duration, as it covers the time between the hook's check and COMMIT otherwise.
+    """
+    if conn.dialect.name != "postgresql":
+        return True
+    return not all_fresh([*inserted, *(record for pair in replaced for record in pair)])
 
 
 async def roll_up_batch(

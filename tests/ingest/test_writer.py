@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import msgspec
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.app import create_app
@@ -171,6 +171,49 @@ async def test_one_poisoned_beacon_does_not_fail_its_batch(
     assert sorted(r.metric_id for r in await stored(engine)) == sorted(
         records[0].metric_id for records in good
     )
+
+
+async def test_a_hook_runs_only_in_the_batches_it_says_it_needs(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    log = BatchLog()
+    asked: list[list[str]] = []
+
+    def only_cls(
+        conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
+    ) -> bool:
+        asked.append([record.metric for record in inserted])
+        return any(record.metric == "CLS" for record in inserted)
+
+    writer.add_batch_hook(log.hook, needed=only_cls)
+    await writer.write([make_event(metric="FCP")])
+    await writer.write([make_event(metric="CLS", value=0.1, delta=0.1)])
+
+    assert asked == [["FCP"], ["CLS"]]
+    assert [[r.metric for r in inserted] for inserted, _ in log.hooked] == [["CLS"]]
+    assert sorted(r.metric for r in await stored(engine)) == ["CLS", "FCP"]
+
+
+async def test_first_reports_no_hook_needs_are_written_without_a_transaction(
+    engine: AsyncEngine, writer: EventWriter
+) -> None:
+    begins: list[object] = []
+    event.listen(engine.sync_engine, "begin", begins.append)
+
+    def never(
+        conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
+    ) -> bool:
+        return False
+
+    writer.add_batch_hook(BatchLog().hook, needed=never)
+    records = [make_event(), make_event(metric="LCP", value=1800.0, delta=1800.0)]
+    await writer.write(records)
+    transactions = len(begins)
+
+    # On PostgreSQL a lone COPY commits by itself: no BEGIN/COMMIT round trips.
+    # SQLite's multi-row insert gets its own transaction.
+    assert transactions == (0 if engine.dialect.name == "postgresql" else 1)
+    assert sorted(r.metric_id for r in await stored(engine)) == sorted(r.metric_id for r in records)
 
 
 async def test_a_failing_listener_does_not_fail_the_write(
