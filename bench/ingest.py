@@ -1,9 +1,10 @@
 """Ingest throughput: perfbeacon on PostgreSQL vs a bare FastAPI route, in the same run.
 
-Starts both with uvicorn (one process, uvloop + httptools, no access log), drives
-each with ``wrk -t1 -c32`` POSTing real web-vitals v5 attribution beacons of 3-5
-metrics (fresh metric ids per request), prints req/s, p50, p99 and the ratio, then
-checks the database: every acknowledged beacon's metrics are stored, none partially.
+Starts both with uvicorn (one process, uvloop + httptools, uvicorn's access log off,
+each server's output into a log file), drives each with ``wrk -t1 -c32`` POSTing real
+web-vitals v5 attribution beacons of 3-5 metrics (fresh metric ids per request), prints
+req/s, p50, p99 and the ratio, then checks the database: every acknowledged beacon's
+metrics are stored, none partially.
 Runs of the two servers alternate and the median is reported; CPU time per request
 (the server process, plus for perfbeacon the PostgreSQL backends serving it) is shown
 too, as it suffers less than req/s from other work on a shared machine.
@@ -199,20 +200,38 @@ def serve(factory: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
         "--no-server-header",
         "--no-proxy-headers",
     ]
-    process = subprocess.Popen(command, env={"PYTHONPATH": str(ROOT), **env}, cwd=workdir)
+    # Into a file, as a deployment's log collector would take it: a terminal the
+    # bench runs in must not slow the server down with its access lines.
+    log = workdir / f"server-{port}.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command,
+            env={"PYTHONPATH": str(ROOT), **env},
+            cwd=workdir,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and process.poll() is None:
             try:
                 httpx.get(f"{base}/", timeout=0.5)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        if process.poll() is not None:
+            sys.exit(f"{factory} did not start:\n{log.read_text()[-4000:]}")
         yield Server(base=base, pid=process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+        print(f"{factory}: {_line_count(log):,} lines of log")
+
+
+def _line_count(path: Path) -> int:
+    with path.open("rb") as lines:
+        return sum(1 for _ in lines)
 
 
 def wait_for_ready(base: str) -> None:

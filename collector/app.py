@@ -25,7 +25,8 @@ from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.http_errors import install_error_handlers
 from collector.ingest import useragent
-from collector.ingest.endpoint import VitalsEndpoint
+from collector.ingest.access_log import IngestAccessLog
+from collector.ingest.endpoint import VITALS_PATH, VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.site_cache import SiteCache
 from collector.ingest.spool import Spool
@@ -52,7 +53,7 @@ logger = structlog.get_logger(__name__)
 
 
 # Endpoints served below FastAPI's router that still get their own metric label.
-EXACT_ROUTES = ("/api/vitals",)
+EXACT_ROUTES = (VITALS_PATH,)
 BACKGROUND_STOP_SECONDS = 5.0
 
 
@@ -164,6 +165,11 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         telemetry.start(engine=engine)
+        if telemetry.access_log is not None and settings.log_level != "debug":
+            # Stored beacons are nearly every request: their lines are debug lines.
+            telemetry.access_log = IngestAccessLog(
+                log_format=settings.resolved_log_format(), beacon_route=VITALS_PATH
+            )
         # A database that is down at start must not stop the collector from starting:
         # /ready reports it, and the maintenance task retries.
         first_pass_done = await try_maintain_once(

@@ -1,0 +1,66 @@
+"""Access lines of beacons: a beacon stored whole is a debug line, a refused one is not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.app import create_app
+from collector.config import Settings
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
+from tests.databases import sqlite_url
+from tests.factories import make_site
+from tests.ingest.conftest import ORIGIN, beacon, post_beacon
+from tests.telemetry.helpers import serving_in_process
+
+
+async def access_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_level: str
+) -> list[dict[str, Any]]:
+    """The access lines of beacons stored whole, in part and not at all, then /health."""
+    engine = create_engine(sqlite_url(tmp_path))
+    await upgrade(engine)
+    site = await make_site(engine, origins=[ORIGIN])
+    await engine.dispose()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=sqlite_url(tmp_path),
+        log_format="json",
+        log_level=log_level,  # type: ignore[arg-type]
+    )
+    good = beacon("v5-attribution")
+    async with serving_in_process(create_app(settings)) as client:
+        assert (await post_beacon(client, good, key=site.key)).status_code == 204
+        partly = [*good[:1], {"name": "LCP", "value": -5}]
+        assert (await post_beacon(client, partly, key=site.key)).status_code == 200
+        assert (await post_beacon(client, b"{not json", key=site.key)).status_code == 400
+        assert (await client.get("/health")).status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    return [line for line in lines if line["logger"] == "perfbeacon.access"]
+
+
+async def test_a_beacon_stored_whole_has_no_info_access_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = await access_lines(tmp_path, capsys, "info")
+    assert [(line["route"], line["status"]) for line in lines] == [
+        ("/api/vitals", 200),
+        ("/api/vitals", 400),
+        ("/health", 200),
+    ]
+
+
+async def test_at_debug_every_beacon_has_its_access_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = await access_lines(tmp_path, capsys, "debug")
+    assert [(line["route"], line["status"]) for line in lines] == [
+        ("/api/vitals", 204),
+        ("/api/vitals", 200),
+        ("/api/vitals", 400),
+        ("/health", 200),
+    ]
