@@ -38,6 +38,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import attrgetter
 
 import msgspec
 from sqlalchemy import select
@@ -63,6 +65,7 @@ WATERMARK_ID = 1
 ROLL_LAG = timedelta(seconds=30)
 FRESH_FOR = timedelta(seconds=15)
 _encode = msgspec.json.Encoder().encode
+_TIMESTAMP = attrgetter("ts")
 _KEEPS: tuple[tuple[int, tuple[bool, ...], tuple[int, ...]], ...] = tuple(
     (
         level,
@@ -145,7 +148,7 @@ class RollupAccumulator:
 
 def all_fresh(records: Iterable[EventRecord], *, fresh_for: timedelta = FRESH_FOR) -> bool:
     """Whether no roller pass can have reached any of these records (no lock needed)."""
-    oldest = min((record.ts for record in records), default=None)
+    oldest = min(map(_TIMESTAMP, records), default=None)
     return oldest is None or datetime.now(UTC) - oldest < fresh_for
 
 
@@ -273,7 +276,7 @@ def batch_needs_rollups(
     """
     if conn.dialect.name != "postgresql":
         return True
-    return not all_fresh([*inserted, *(record for pair in replaced for record in pair)])
+    return not all_fresh(chain(inserted, chain.from_iterable(replaced)))
 
 
 async def roll_up_batch(
