@@ -165,8 +165,12 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         telemetry.start(engine=engine)
-        if telemetry.access_log is not None and settings.log_level != "debug":
-            # Stored beacons are nearly every request: their lines are debug lines.
+        if (
+            telemetry.access_log is not None
+            and not settings.access_log_stored_beacons
+            and settings.log_level != "debug"
+        ):
+            # Stored beacons are nearly every request: the operator made them debug lines.
             telemetry.access_log = IngestAccessLog(
                 log_format=settings.resolved_log_format(), beacon_route=VITALS_PATH
             )

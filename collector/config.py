@@ -98,6 +98,8 @@ class Settings(BaseSettings):
         return value
 
     access_log: bool = True
+    # False: a beacon stored whole (204) gets its access line only at debug level.
+    access_log_stored_beacons: bool = True
     rollup_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # Field p75 gauges on /metrics: recomputed from the rollups every interval, over the
     # last window, for at most max_sites sites; per-route series only for the routes each

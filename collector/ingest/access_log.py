@@ -1,9 +1,10 @@
-"""The collector's access log: a beacon stored whole gets its line only at debug level.
+"""An access log in which a beacon stored whole gets its line only at debug level.
 
-Beacons are nearly every request a collector serves, thousands a second on a busy
-site. One info line each would make the log mostly lines that say "stored" and cost
-the hot path the time to render and write them, while the request-duration
-histogram and the beacon counters already count every beacon. So a beacon answered
+Every request gets an access line by default. Beacons are nearly every request a
+collector serves, thousands a second on a busy site, and their lines make the log
+mostly lines that say "stored" and cost the hot path the time to render and write
+them, while the request-duration histogram and the beacon counters count every
+beacon anyway. With ``PERFBEACON_ACCESS_LOG_STORED_BEACONS=false`` a beacon answered
 204 (every metric stored; a preflight too) is written only with
 ``PERFBEACON_LOG_LEVEL=debug``. A beacon with rejected metrics (200) or refused
 (4xx, 5xx), which is what an operator looks for, and every request to another route

@@ -1,4 +1,4 @@
-"""Access lines of beacons: a beacon stored whole is a debug line, a refused one is not."""
+"""Access lines of beacons: one per request, or stored beacons only at debug when asked."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ from tests.telemetry.helpers import serving_in_process
 
 
 async def access_lines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_level: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    log_level: str,
+    *,
+    stored_beacons: bool = False,
 ) -> list[dict[str, Any]]:
     """The access lines of beacons stored whole, in part and not at all, then /health."""
     engine = create_engine(sqlite_url(tmp_path))
@@ -31,6 +35,7 @@ async def access_lines(
         database_url=sqlite_url(tmp_path),
         log_format="json",
         log_level=log_level,  # type: ignore[arg-type]
+        access_log_stored_beacons=stored_beacons,
     )
     good = beacon("v5-attribution")
     async with serving_in_process(create_app(settings)) as client:
@@ -43,7 +48,19 @@ async def access_lines(
     return [line for line in lines if line["logger"] == "perfbeacon.access"]
 
 
-async def test_a_beacon_stored_whole_has_no_info_access_line(
+async def test_by_default_every_request_has_its_access_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = await access_lines(tmp_path, capsys, "info", stored_beacons=True)
+    assert [(line["route"], line["status"]) for line in lines] == [
+        ("/api/vitals", 204),
+        ("/api/vitals", 200),
+        ("/api/vitals", 400),
+        ("/health", 200),
+    ]
+
+
+async def test_a_beacon_stored_whole_can_be_kept_out_of_the_info_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = await access_lines(tmp_path, capsys, "info")
