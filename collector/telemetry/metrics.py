@@ -16,14 +16,14 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from collector.telemetry.latency import RequestLatency
+
 OTHER = "other"
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 WEB_VITALS = frozenset({"CLS", "FCP", "FID", "INP", "LCP", "TTFB"})
 BUDGET_VERDICTS = frozenset({"pass", "fail", "warn", "error"})
 
-# Requests perfbeacon serves are short: most answer in a few milliseconds.
-HTTP_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 COMMIT_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
@@ -103,13 +103,7 @@ class Metrics:
         self._reasons = BoundedLabel(limit=MAX_REASONS)
         self._verdicts = BoundedLabel(limit=len(BUDGET_VERDICTS) + 4, known=BUDGET_VERDICTS)
 
-        self.http_request_duration = Histogram(
-            "http_request_duration_seconds",
-            "Time from a request's arrival to its last response byte, by route template.",
-            ["method", "route", "status"],
-            buckets=HTTP_LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.request_latency = RequestLatency(registry=registry, multiprocess=multiprocess)
         self.requests_in_flight = RequestsInFlight(
             Gauge(
                 "http_requests_in_flight",

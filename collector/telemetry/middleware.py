@@ -31,15 +31,14 @@ from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.telemetry.context import RequestContext, current_request
-from collector.telemetry.metrics import method_label
+from collector.telemetry.metrics import HTTP_METHODS, OTHER
 
 if TYPE_CHECKING:
-    from prometheus_client.metrics import Histogram
-
     from collector.telemetry.service import Telemetry
 
 UNMATCHED_ROUTE = "unmatched"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_LOGGED_PATH = 512
 
 
@@ -51,10 +50,11 @@ class TelemetryMiddleware:
     ) -> None:
         self.app = app
         self.telemetry = telemetry
+        self._in_flight = telemetry.metrics.requests_in_flight
+        self._latency = telemetry.metrics.request_latency
         # Endpoints answered below FastAPI's router (no route in the scope) that
         # still deserve their own label.
         self.exact_routes = frozenset(exact_routes)
-        self._histograms: dict[tuple[str, str, int], Histogram] = {}
         # Request ids need to be unique, not secret: a random prefix and a counter
         # cost a fraction of a random id per request.
         self._request_id_prefix = os.urandom(6).hex()
@@ -66,8 +66,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         started = perf_counter()
-        telemetry = self.telemetry
-        tracing = telemetry.tracing
+        tracing = self.telemetry.tracing
         request_id, carrier = _read_headers(scope["headers"], tracing.header_names)
         if request_id is None:
             request_id = f"{self._request_id_prefix}-{next(self._request_numbers):x}"
@@ -84,8 +83,7 @@ class TelemetryMiddleware:
 
         request = RequestContext(request_id, trace_id)
         request_token = current_request.set(request)
-        in_flight = telemetry.metrics.requests_in_flight
-        in_flight.enter()
+        self._in_flight.enter()
         status = 500
 
         async def send_with_timing(message: Message) -> None:
@@ -102,23 +100,24 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send_with_timing)
         finally:
             duration = perf_counter() - started
-            in_flight.leave()
-            method = method_label(scope["method"])
+            self._in_flight.leave()
+            method = scope["method"]
+            if method not in HTTP_METHODS:
+                method = OTHER
             route = self._route_label(scope)
-            histogram = self._histogram(method, route, status)
+            self._latency.observe(
+                method, route, status, duration, trace_id if span is not None else None
+            )
             if span is not None:
-                histogram.observe(duration, {"trace_id": trace_id or ""})
                 tracing.end_request_span(
                     span,
                     name=f"{method} {route}",
                     attributes=_server_span_attributes(scope, method, route, status),
                     error=status >= 500,
                 )
-            else:
-                histogram.observe(duration)
             if otel_token is not None:
                 otel_context.detach(otel_token)
-            access_log = telemetry.access_log
+            access_log = self.telemetry.access_log
             if access_log is not None:
                 access_log.request(
                     method=method,
@@ -140,14 +139,6 @@ class TelemetryMiddleware:
         path: str = scope["path"]
         return path if path in self.exact_routes else UNMATCHED_ROUTE
 
-    def _histogram(self, method: str, route: str, status: int) -> Histogram:
-        key = (method, route, status)
-        child = self._histograms.get(key)
-        if child is None:
-            child = self.telemetry.metrics.http_request_duration.labels(method, route, str(status))
-            self._histograms[key] = child
-        return child
-
 
 def _read_headers(
     headers: list[tuple[bytes, bytes]], propagation_names: frozenset[bytes]
@@ -168,9 +159,10 @@ def _read_headers(
 
 
 def _trace_id_from_traceparent(traceparent: str) -> str | None:
+    # Checked as strictly as the W3C propagator does: the id ends up in log lines.
     parts = traceparent.split("-")
-    if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
-        return parts[1].lower()
+    if len(parts) == 4 and _TRACE_ID.fullmatch(parts[1]) and parts[1] != "0" * 32:
+        return parts[1]
     return None
 
 
