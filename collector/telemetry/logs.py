@@ -55,7 +55,7 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 
-_json_encoder = msgspec.json.Encoder(enc_hook=str)
+JSON_ENCODER = msgspec.json.Encoder(enc_hook=str)
 
 
 # Keys repeat from line to line: remember the verdict for each (a bounded cache).
@@ -137,14 +137,18 @@ class UtcTimestamper:
 
     def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
         """Stamp ``event_dict`` with the current time."""
+        event_dict["timestamp"] = self.now()
+        return event_dict
+
+    def now(self) -> str:
+        """The current time as a timestamp."""
         now = time.time()
         second = int(now)
         cached_second, prefix = self._second_and_prefix
         if second != cached_second:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second_and_prefix = (second, prefix)
-        event_dict["timestamp"] = f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
-        return event_dict
+        return f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def omit_payloads_above_debug(
@@ -158,7 +162,7 @@ def omit_payloads_above_debug(
 
 
 def _json_dumps(event_dict: MutableMapping[str, Any], **_options: Any) -> str:
-    return _json_encoder.encode(event_dict).decode()
+    return JSON_ENCODER.encode(event_dict).decode()
 
 
 def shared_processors(log_format: LogFormat) -> list[Processor]:
@@ -188,11 +192,11 @@ def renderer(log_format: LogFormat, stream: TextIO) -> ScrubbedRenderer:
 class LineWriter:
     """Writes each rendered line to a stream (``sys.stderr`` as it is at write time).
 
-    One lock per process keeps lines from structlog and from the standard library
-    whole; ``name`` is what ``add_logger_name`` reports.
+    One lock per process keeps lines from structlog, from the standard library and
+    the access log's batches whole; ``name`` is what ``add_logger_name`` reports.
     """
 
-    _lock = threading.Lock()
+    lock = threading.Lock()
 
     def __init__(self, name: str = "perfbeacon", stream: TextIO | None = None) -> None:
         self.name = name
@@ -201,7 +205,7 @@ class LineWriter:
     def msg(self, message: str) -> None:
         """Write ``message`` as one line and flush it."""
         stream = self._stream or sys.stderr
-        with self._lock:
+        with self.lock:
             stream.write(message + "\n")
             stream.flush()
 

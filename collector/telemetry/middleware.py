@@ -124,10 +124,10 @@ class TelemetryMiddleware:
                     route=route,
                     path=scope["path"][:_MAX_LOGGED_PATH],
                     status=status,
-                    duration_ms=round(duration * 1000, 3),
+                    seconds=duration,
                     request_id=request_id,
                     trace_id=trace_id,
-                    db_ms=round(request.db_seconds * 1000, 3) if request.db_statements else None,
+                    db_seconds=request.db_seconds if request.db_statements else None,
                 )
             current_request.reset(request_token)
 

@@ -64,9 +64,11 @@ class Telemetry:
         instrument_engine(engine, metrics=self.metrics)
 
     def stop(self) -> None:
-        """Flush spans; in multiprocess mode, retire this worker's live gauges."""
+        """Flush spans and access lines; in multiprocess mode, retire this worker's live gauges."""
         self.tracing.shutdown()
         self.tracing = Tracing.disabled()
+        if self.access_log is not None:
+            self.access_log.flush()
         self.access_log = None
         if self.multiprocess_dir is not None:
             multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)

@@ -116,6 +116,20 @@ async def test_lines_logged_while_serving_carry_the_request_ids_and_redact_secre
     assert "omitted" in handling["payload"]
 
 
+async def test_tokens_in_the_path_are_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(log_settings(tmp_path))
+    async with serving_in_process(app) as client:
+        await client.get(f"/share/{SECRET}/Bearer abc.def")
+    output = capsys.readouterr().err
+
+    (line,) = [line for line in json_lines(output) if line["logger"] == "perfbeacon.access"]
+    assert SECRET not in output
+    assert "abc.def" not in output
+    assert line["path"] == f"/share/{REDACTED}/Bearer {REDACTED}"
+
+
 async def test_access_log_can_be_turned_off(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
