@@ -7,9 +7,10 @@ exceptions and context-bound values would find nothing: in JSON the line is
 rendered straight from a dict by msgspec, with the path scrubbed of tokens first.
 The console format keeps structlog's renderer.
 
-Writing a line costs more than rendering it, so lines wait for the end of the
-event loop's iteration (or for a pipe's atomic write size to fill up) and go out
-together: under load, many requests end in the same iteration.
+Writing a line costs more than rendering it, and rendering costs less for many
+lines in a row: each request is only noted, and at the end of the event loop's
+iteration (see ``batch``) the lines of every request that ended in it are
+rendered and written together, in as few writes as fit a pipe's atomic size.
 
 >>> access_log = AccessLog(log_format="json")
 >>> access_log.request(method="GET", route="/health", path="/health", status=200,
@@ -18,11 +19,12 @@ together: under load, many requests end in the same iteration.
 
 from __future__ import annotations
 
-import asyncio
 import select
 import sys
+import time
 from typing import Any, TextIO
 
+from collector.telemetry.batch import IterationBatch
 from collector.telemetry.logs import (
     JSON_ENCODER,
     LineWriter,
@@ -34,20 +36,27 @@ from collector.telemetry.logs import (
 
 ACCESS_LOGGER = "perfbeacon.access"
 # Writes up to this size reach a pipe whole, never interleaved with another
-# worker's: a batch never exceeds it (a longer line goes alone).
+# worker's: a write of several lines never exceeds it (a longer line goes alone).
 _ATOMIC_WRITE = select.PIPE_BUF
+# Lines rendered and written together at most (in a loop that never yields).
+_BATCH_LIMIT = 64
+
+
+# When it ended, method, route, path, status, seconds, request id, trace id, db seconds.
+_Request = tuple[float, str, str, str, int, float, str, int | None, float | None]
 
 
 class AccessLog:
     """Writes the access line of each request."""
 
     def __init__(self, *, log_format: LogFormat, stream: TextIO | None = None) -> None:
+        self._stream = stream
         self._stamp = UtcTimestamper()
-        self._lines = LineBatch(stream)
         self._console = (
             renderer(log_format, stream or sys.stderr) if log_format == "console" else None
         )
         self._console_writer = LineWriter(ACCESS_LOGGER, stream)
+        self._requests = IterationBatch(self._write, limit=_BATCH_LIMIT)
 
     def request(
         self,
@@ -58,10 +67,28 @@ class AccessLog:
         status: int,
         seconds: float,
         request_id: str,
-        trace_id: str | None,
+        trace_id: int | None,
         db_seconds: float | None,
     ) -> None:
-        """Write one request's line: what was asked, how it ended, how long it took."""
+        """Log one request: what was asked, how it ended, how long it took."""
+        self._requests.add(
+            (time.time(), method, route, path, status, seconds, request_id, trace_id, db_seconds)
+        )
+
+    def flush(self) -> None:
+        """Write the lines still waiting (when serving stops)."""
+        self._requests.flush()
+
+    def _write(self, requests: list[_Request]) -> None:
+        chunks = _chunks([self._render(request) for request in requests])
+        stream = self._stream or sys.stderr
+        with LineWriter.lock:
+            for chunk in chunks:
+                stream.write(chunk)
+                stream.flush()
+
+    def _render(self, request: _Request) -> str:
+        ended, method, route, path, status, seconds, request_id, trace_id, db_seconds = request
         event: dict[str, Any] = {
             "event": "request",
             "method": method,
@@ -74,58 +101,27 @@ class AccessLog:
             event["db_ms"] = round(db_seconds * 1000, 3)
         event["request_id"] = request_id
         if trace_id is not None:
-            event["trace_id"] = trace_id
+            event["trace_id"] = f"{trace_id:032x}"
         event["level"] = "info"
         event["logger"] = ACCESS_LOGGER
-        event["timestamp"] = self._stamp.now()
+        event["timestamp"] = self._stamp.at(ended)
         if self._console is None:
-            self._lines.add(JSON_ENCODER.encode(event).decode())
-        else:
-            self._lines.add(self._console(self._console_writer, "info", event))
-
-    def flush(self) -> None:
-        """Write the lines still waiting (when serving stops)."""
-        self._lines.flush()
+            return JSON_ENCODER.encode(event).decode()
+        return self._console(self._console_writer, "info", event)
 
 
-class LineBatch:
-    """Lines written together at the end of the event loop's iteration, in one write.
-
-    Outside an event loop each line is written at once. The stream is looked up
-    when writing (``sys.stderr`` as it is then), like every other line's.
-    """
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream
-        self._lines: list[str] = []
-        self._size = 0
-
-    def add(self, line: str) -> None:
-        """Write ``line`` soon, after the lines added before it."""
-        size = len(line) + 1 if line.isascii() else len(line.encode()) + 1
-        if self._size + size > _ATOMIC_WRITE:
-            self.flush()
-        self._lines.append(line)
-        self._size += size
-        if len(self._lines) == 1:
-            self._flush_soon()
-
-    def _flush_soon(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Write every waiting line now."""
-        if not self._lines:
-            return
-        text = "\n".join(self._lines) + "\n"
-        self._lines = []
-        self._size = 0
-        stream = self._stream or sys.stderr
-        with LineWriter.lock:
-            stream.write(text)
-            stream.flush()
+def _chunks(lines: list[str]) -> list[str]:
+    """The lines joined into as few writes as fit ``_ATOMIC_WRITE`` bytes each."""
+    chunks: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        length = (len(line) if line.isascii() else len(line.encode())) + 1
+        if chunk and size + length > _ATOMIC_WRITE:
+            chunks.append("\n".join(chunk) + "\n")
+            chunk, size = [], 0
+        chunk.append(line)
+        size += length
+    if chunk:
+        chunks.append("\n".join(chunk) + "\n")
+    return chunks

@@ -15,11 +15,14 @@ from structlog.typing import EventDict, WrappedLogger
 
 
 class RequestContext:
-    """The ids of one request and the database time it has used so far."""
+    """The ids of one request and the database time it has used so far.
+
+    The trace id stays a number until a line needs it: most requests never do.
+    """
 
     __slots__ = ("db_seconds", "db_statements", "request_id", "trace_id")
 
-    def __init__(self, request_id: str, trace_id: str | None) -> None:
+    def __init__(self, request_id: str, trace_id: int | None) -> None:
         self.request_id = request_id
         self.trace_id = trace_id
         self.db_seconds = 0.0
@@ -35,5 +38,5 @@ def merge_request_context(_logger: WrappedLogger, _method: str, event_dict: Even
     if request is not None:
         event_dict.setdefault("request_id", request.request_id)
         if request.trace_id is not None:
-            event_dict.setdefault("trace_id", request.trace_id)
+            event_dict.setdefault("trace_id", f"{request.trace_id:032x}")
     return event_dict

@@ -47,18 +47,18 @@ class LocalLatency:
         self.sum = 0.0
         self.created = time.time()
 
-    def observe(self, seconds: float, traced: tuple[str, float] | None) -> None:
+    def observe(self, seconds: float, traced: tuple[int, float] | None) -> None:
         """Count one request that took ``seconds``; ``traced``: its trace id and end time."""
         bucket = bisect_left(BUCKETS, seconds)
         self.counts[bucket] += 1
         self.sum += seconds
         if traced is not None:
             trace_id, when = traced
-            self.exemplars[bucket] = Exemplar({"trace_id": trace_id}, seconds, when)
+            self.exemplars[bucket] = Exemplar({"trace_id": f"{trace_id:032x}"}, seconds, when)
 
 
 # One request: method, route, status, seconds, and (trace id, end time) if traced.
-Observation = tuple[str, str, int, float, tuple[str, float] | None]
+Observation = tuple[str, str, int, float, tuple[int, float] | None]
 
 
 class RequestLatency:
@@ -77,7 +77,7 @@ class RequestLatency:
             registry.register(self)
 
     def observe(
-        self, method: str, route: str, status: int, seconds: float, trace_id: str | None
+        self, method: str, route: str, status: int, seconds: float, trace_id: int | None
     ) -> None:
         """Count one request that took ``seconds``, with its trace id if it was sampled."""
         if self._shared is not None:

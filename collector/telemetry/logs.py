@@ -142,7 +142,10 @@ class UtcTimestamper:
 
     def now(self) -> str:
         """The current time as a timestamp."""
-        now = time.time()
+        return self.at(time.time())
+
+    def at(self, now: float) -> str:
+        """``now`` (seconds since the epoch) as a timestamp."""
         second = int(now)
         cached_second, prefix = self._second_and_prefix
         if second != cached_second:

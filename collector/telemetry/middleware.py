@@ -21,13 +21,6 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
-from opentelemetry.semconv.attributes.http_attributes import (
-    HTTP_REQUEST_METHOD,
-    HTTP_RESPONSE_STATUS_CODE,
-    HTTP_ROUTE,
-)
-from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
-from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.telemetry.context import RequestContext, current_request
@@ -72,7 +65,7 @@ class TelemetryMiddleware:
             request_id = f"{self._request_id_prefix}-{next(self._request_numbers):x}"
 
         span = None
-        trace_id: str | None = None
+        trace_id: int | None = None
         otel_token = None
         if tracing.tracer is not None:
             span, span_context, trace_id = tracing.start_request_span(scope["method"], carrier)
@@ -111,9 +104,11 @@ class TelemetryMiddleware:
             if span is not None:
                 tracing.end_request_span(
                     span,
-                    name=f"{method} {route}",
-                    attributes=_server_span_attributes(scope, method, route, status),
-                    error=status >= 500,
+                    method=method,
+                    route=route,
+                    status=status,
+                    path=scope["path"],
+                    scheme=scope.get("scheme", "http"),
                 )
             if otel_token is not None:
                 otel_context.detach(otel_token)
@@ -158,11 +153,11 @@ def _read_headers(
     return request_id, carrier
 
 
-def _trace_id_from_traceparent(traceparent: str) -> str | None:
-    # Checked as strictly as the W3C propagator does: the id ends up in log lines.
+def _trace_id_from_traceparent(traceparent: str) -> int | None:
+    # Checked as strictly as the W3C propagator does.
     parts = traceparent.split("-")
-    if len(parts) == 4 and _TRACE_ID.fullmatch(parts[1]) and parts[1] != "0" * 32:
-        return parts[1]
+    if len(parts) == 4 and _TRACE_ID.fullmatch(parts[1]):
+        return int(parts[1], 16) or None
     return None
 
 
@@ -175,15 +170,3 @@ def _timing_headers(elapsed: float, request: RequestContext) -> tuple[tuple[byte
         (b"server-timing", server_timing),
         (b"x-request-id", request.request_id.encode("latin-1")),
     )
-
-
-def _server_span_attributes(
-    scope: Scope, method: str, route: str, status: int
-) -> dict[str, AttributeValue]:
-    return {
-        HTTP_REQUEST_METHOD: method,
-        HTTP_ROUTE: route,
-        HTTP_RESPONSE_STATUS_CODE: status,
-        URL_PATH: scope["path"],
-        URL_SCHEME: scope.get("scheme", "http"),
-    }

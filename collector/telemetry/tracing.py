@@ -11,6 +11,8 @@ Each request gets one server span, decided before anything is built: an unsample
 request costs a random trace id and one comparison. A sampled one is recorded as a
 ``ReadableSpan`` handed straight to the SDK's ``BatchSpanProcessor`` (export happens
 off the request path); building the SDK's mutable span would cost seven times more.
+The spans of the requests that ended in one iteration of the event loop are built
+and handed over together at its end (see ``batch``).
 The writer links its work to the requests it carries:
 
 >>> link = tracing.request_link()              # while serving the request, at enqueue
@@ -42,6 +44,12 @@ from opentelemetry.semconv.attributes.db_attributes import (
     DB_OPERATION_NAME,
     DB_SYSTEM_NAME,
 )
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
+)
+from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
 from opentelemetry.trace import (
     INVALID_SPAN_CONTEXT,
     Link,
@@ -53,9 +61,9 @@ from opentelemetry.trace import (
     TraceFlags,
     Tracer,
 )
-from opentelemetry.util.types import AttributeValue
 
 from collector.config import Settings
+from collector.telemetry.batch import IterationBatch
 from collector.telemetry.sampling import (
     SampleLinkedRoots,
     Sampling,
@@ -85,6 +93,10 @@ def exporter_from_settings(settings: Settings) -> SpanExporter | None:
     return OTLPSpanExporter()
 
 
+# Server spans built and handed to the processor together at most.
+_BATCH_LIMIT = 64
+
+
 class ServerSpan:
     """A sampled request's span while it is served: its identity and start."""
 
@@ -94,6 +106,10 @@ class ServerSpan:
         self.context = context
         self.parent = parent
         self.start_time = time.time_ns()
+
+
+# A finished server span: its start, method, route, status, path, scheme, end.
+_EndedSpan = tuple["ServerSpan", str, str, int, str, str, int]
 
 
 class Tracing:
@@ -123,6 +139,7 @@ class Tracing:
         self._ids = RandomIdGenerator()
         self._scope = InstrumentationScope(INSTRUMENTATION_NAME)
         self._database_system = database_system
+        self._ended = IterationBatch(self._export, limit=_BATCH_LIMIT)
 
     @classmethod
     def disabled(cls) -> Tracing:
@@ -153,7 +170,7 @@ class Tracing:
 
     def start_request_span(
         self, method: str, carrier: Mapping[str, str] | None
-    ) -> tuple[ServerSpan | None, Context | None, str]:
+    ) -> tuple[ServerSpan | None, Context | None, int]:
         """Decide whether to trace a request and, only if so, start its server span.
 
         Returns the span and the context to make current (both None when the request
@@ -174,7 +191,7 @@ class Tracing:
             trace_id = self._ids.generate_trace_id()
             sampled = self._sampling is not None and samples_root(self._sampling.root, trace_id)
         if not sampled:
-            return None, None, f"{trace_id:032x}"
+            return None, None, trace_id
         span_context = SpanContext(
             trace_id,
             self._ids.generate_span_id(),
@@ -184,28 +201,39 @@ class Tracing:
         )
         span = ServerSpan(span_context, parent if parent.is_valid else None)
         current = trace.set_span_in_context(NonRecordingSpan(span_context), parent_context)
-        return span, current, f"{trace_id:032x}"
+        return span, current, trace_id
 
     def end_request_span(
-        self, span: ServerSpan, *, name: str, attributes: Mapping[str, AttributeValue], error: bool
+        self, span: ServerSpan, *, method: str, route: str, status: int, path: str, scheme: str
     ) -> None:
-        """Record the finished server span for export."""
+        """Record the finished server span; it is built and exported with its iteration's."""
+        self._ended.add((span, method, route, status, path, scheme, time.time_ns()))
+
+    def _export(self, ended: list[_EndedSpan]) -> None:
         if self._processor is None or self.provider is None:
             return
-        self._processor.on_end(
-            ReadableSpan(
-                name=name,
-                context=span.context,
-                parent=span.parent,
-                resource=self.provider.resource,
-                attributes=attributes,
-                kind=SpanKind.SERVER,
-                status=_ERROR if error else _OK,
-                start_time=span.start_time,
-                end_time=time.time_ns(),
-                instrumentation_scope=self._scope,
+        resource = self.provider.resource
+        for span, method, route, status, path, scheme, end_time in ended:
+            self._processor.on_end(
+                ReadableSpan(
+                    name=f"{method} {route}",
+                    context=span.context,
+                    parent=span.parent,
+                    resource=resource,
+                    attributes={
+                        HTTP_REQUEST_METHOD: method,
+                        HTTP_ROUTE: route,
+                        HTTP_RESPONSE_STATUS_CODE: status,
+                        URL_PATH: path,
+                        URL_SCHEME: scheme,
+                    },
+                    kind=SpanKind.SERVER,
+                    status=_ERROR if status >= 500 else _OK,
+                    start_time=span.start_time,
+                    end_time=end_time,
+                    instrumentation_scope=self._scope,
+                )
             )
-        )
 
     def _samples_child_of(self, parent_context: Context | None, trace_id: int, name: str) -> bool:
         if self._sampling is None:
@@ -257,5 +285,6 @@ class Tracing:
 
     def shutdown(self) -> None:
         """Export what is buffered and stop the exporter thread."""
+        self._ended.flush()
         if self.provider is not None:
             self.provider.shutdown()

@@ -14,7 +14,7 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 OBSERVATIONS = [
     ("GET", "/health", 200, 0.0004, None),
     ("GET", "/health", 200, 0.001, None),
-    ("GET", "/health", 200, 0.0030, TRACE_ID),
+    ("GET", "/health", 200, 0.0030, int(TRACE_ID, 16)),
     ("GET", "/health", 200, 12.5, None),
     ("POST", "/api/vitals", 204, 0.25, None),
     ("POST", "/api/vitals", 204, 0.2500001, None),
