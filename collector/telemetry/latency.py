@@ -2,12 +2,13 @@
 
 prometheus-client's ``Histogram.observe`` takes a lock per bucket and sum and walks
 the buckets in Python; once per request that was a quarter of what the telemetry
-middleware cost. Here a request is only noted (one list append); every thousand
-requests, and before each scrape, the notes are counted into plain per-bucket
-counts (found with ``bisect``), a sum and the latest trace id per bucket, which a
-custom collector exports as exactly the samples prometheus-client's ``Histogram``
-would have. Notes and counts are only touched from the event loop's thread, where
-the middleware and ``/metrics`` run, so they need no lock.
+middleware cost. Here a request is only noted; at the end of the event loop's
+iteration (see ``batch``) and before each scrape, the notes are counted into plain
+per-bucket counts (found with ``bisect``), a sum and the latest trace id per
+bucket, which a custom collector exports as exactly the samples
+prometheus-client's ``Histogram`` would have. Notes and counts are only touched
+from the event loop's thread, where the middleware and ``/metrics`` run, so they
+need no lock.
 
 With several worker processes the values must reach the shared directory a scrape
 reads, so there each observation goes to a prometheus-client ``Histogram`` instead
@@ -27,6 +28,8 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
+
+from collector.telemetry.batch import IterationBatch
 
 NAME = "http_request_duration_seconds"
 DOCUMENTATION = "Time from a request's arrival to its last response byte, by route template."
@@ -65,7 +68,7 @@ class RequestLatency:
     """The histogram of every label set, and the collector that exports it."""
 
     def __init__(self, *, registry: CollectorRegistry, multiprocess: bool) -> None:
-        self._pending: list[Observation] = []
+        self._pending = IterationBatch(self._count, limit=_BATCH_LIMIT)
         self._local: dict[tuple[str, str, int], LocalLatency] = {}
         self._shared: Histogram | None = None
         self._shared_children: dict[tuple[str, str, int], Histogram] = {}
@@ -83,14 +86,9 @@ class RequestLatency:
         if self._shared is not None:
             self._observe_shared((method, route, status), seconds)
             return
-        # Only noted here; counted in a tight loop at scrape time or every
-        # thousand requests, which costs a fraction of counting each at once.
-        pending = self._pending
-        pending.append(
+        self._pending.add(
             (method, route, status, seconds, None if trace_id is None else (trace_id, time.time()))
         )
-        if len(pending) >= _FOLD_EVERY:
-            self._fold()
 
     def _observe_shared(self, key: tuple[str, str, int], seconds: float) -> None:
         assert self._shared is not None
@@ -101,10 +99,9 @@ class RequestLatency:
             self._shared_children[key] = child
         child.observe(seconds)
 
-    def _fold(self) -> None:
-        pending, self._pending = self._pending, []
+    def _count(self, observations: list[Observation]) -> None:
         local = self._local
-        for method, route, status, seconds, traced in pending:
+        for method, route, status, seconds, traced in observations:
             key = (method, route, status)
             histogram = local.get(key)
             if histogram is None:
@@ -117,14 +114,15 @@ class RequestLatency:
 
     def collect(self) -> Iterable[Metric]:
         """The samples prometheus-client's ``Histogram`` would export for the same counts."""
-        self._fold()
+        self._pending.flush()
         family = Metric(NAME, DOCUMENTATION, "histogram")
         for (method, route, status), local in self._local.items():
             _add_samples(family, {"method": method, "route": route, "status": str(status)}, local)
         return [family]
 
 
-_FOLD_EVERY = 1000
+# Observations counted together at most (in a loop that never yields).
+_BATCH_LIMIT = 64
 _BOUND_LABELS = tuple(floatToGoString(bound) for bound in (*BUCKETS, float("inf")))
 
 
