@@ -7,6 +7,8 @@
 - ``logs``: structlog configuration and uvicorn's log config; ``tracing``: the
   OpenTelemetry SDK from ``OTEL_*`` variables; ``database``: db time per request and
   pool usage; ``multiproc``: the directory several workers share metrics through.
+- ``latency``: the request latency histogram; ``access``: the access line;
+  ``batch``: per-request work done once per event-loop iteration for all requests.
 
 How other parts report (all methods keyword-only where they take arguments, and
 cheap enough for the hot path; ``metrics = runtime.telemetry.metrics``,

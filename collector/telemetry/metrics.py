@@ -53,11 +53,6 @@ class BoundedLabel:
         return normalized
 
 
-def method_label(method: str) -> str:
-    """The HTTP method as a label: one of the standard methods, else ``other``."""
-    return method if method in HTTP_METHODS else OTHER
-
-
 def web_vital_label(metric: str) -> str:
     """A Web Vitals metric name as a label: LCP, INP, CLS, FCP, TTFB, FID, else ``other``."""
     return metric if metric in WEB_VITALS else OTHER

@@ -7,6 +7,9 @@ when the request ran statements) and ``X-Request-ID``; observes
 (unknown paths share one label) and a trace-id exemplar when the request is traced;
 counts requests in flight; starts one server span; makes ``request_id`` and
 ``trace_id`` part of every log line written meanwhile; and writes one access line.
+Only the headers are made while the request is served: the histogram, the span and
+the access line are noted and made with those of the other requests that ended in
+the same iteration of the event loop (see ``batch``).
 
 >>> app.add_middleware(TelemetryMiddleware, telemetry=telemetry, exact_routes=["/api/vitals"])
 """
