@@ -1,12 +1,13 @@
 """Which traces perfbeacon keeps: the ``OTEL_TRACES_SAMPLER`` sampler, parent-based 10 % by default.
 
 >>> sampling = sampling_from_settings(settings)
->>> samples_root(sampling.root, trace_id)   # the decision for a request without a parent
+>>> samples_root = root_decision(sampling.root)
+>>> samples_root(trace_id)   # the decision for a request without a parent
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from opentelemetry import trace
@@ -87,17 +88,20 @@ def sampling_from_settings(settings: Settings) -> Sampling:
     return Sampling(ParentBased(root) if name.startswith("parentbased_") else root, root)
 
 
-def samples_root(root: Sampler, trace_id: int) -> bool:
-    """Whether ``root`` keeps a trace without a parent, without building a SamplingResult.
+def root_decision(root: Sampler) -> Callable[[int], bool]:
+    """Whether ``root`` keeps a trace without a parent, by trace id, without a SamplingResult.
 
     The ratio test is the SDK's own (``TraceIdRatioBased.should_sample``); it runs
-    for every unsampled request, where a full sampler call would cost more than the
-    rest of the telemetry.
+    for every request, where a full sampler call would cost more than the rest of
+    the telemetry. The sampler's kind is looked at once: ``isinstance`` on the
+    SDK's abstract samplers is itself slow.
     """
     if isinstance(root, TraceIdRatioBased):
-        return (trace_id & TraceIdRatioBased.TRACE_ID_LIMIT) < root.bound
+        bound = root.bound
+        limit = TraceIdRatioBased.TRACE_ID_LIMIT
+        return lambda trace_id: (trace_id & limit) < bound
     if root is ALWAYS_ON:
-        return True
+        return lambda _trace_id: True
     if root is ALWAYS_OFF:
-        return False
-    return root.should_sample(None, trace_id, "request").decision.is_sampled()
+        return lambda _trace_id: False
+    return lambda trace_id: root.should_sample(None, trace_id, "request").decision.is_sampled()

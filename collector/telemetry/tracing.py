@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_OPERATION_BATCH_SIZE,
@@ -51,7 +52,6 @@ from opentelemetry.semconv.attributes.http_attributes import (
 )
 from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
 from opentelemetry.trace import (
-    INVALID_SPAN_CONTEXT,
     Link,
     NonRecordingSpan,
     SpanContext,
@@ -67,7 +67,7 @@ from collector.telemetry.batch import IterationBatch
 from collector.telemetry.sampling import (
     SampleLinkedRoots,
     Sampling,
-    samples_root,
+    root_decision,
     sampling_from_settings,
 )
 
@@ -136,6 +136,7 @@ class Tracing:
         )
         self._processor = processor
         self._sampling = sampling
+        self._samples_root = root_decision(sampling.root if sampling else ALWAYS_OFF)
         self._ids = RandomIdGenerator()
         self._scope = InstrumentationScope(INSTRUMENTATION_NAME)
         self._database_system = database_system
@@ -178,28 +179,29 @@ class Tracing:
         """
         # Without propagation headers the request has no parent: the telemetry
         # middleware is outermost, so no span can be current yet.
-        parent_context = self.propagator.extract(carrier) if carrier else None
-        parent = (
-            trace.get_current_span(parent_context).get_span_context()
-            if parent_context is not None
-            else INVALID_SPAN_CONTEXT
-        )
-        if parent.is_valid:
-            trace_id = parent.trace_id
-            sampled = self._samples_child_of(parent_context, trace_id, method)
-        else:
-            trace_id = self._ids.generate_trace_id()
-            sampled = self._sampling is not None and samples_root(self._sampling.root, trace_id)
-        if not sampled:
+        if carrier:
+            parent_context = self.propagator.extract(carrier)
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if parent.is_valid:
+                if not self._samples_child_of(parent_context, parent.trace_id, method):
+                    return None, None, parent.trace_id
+                return self._start(parent.trace_id, parent, parent_context)
+        trace_id = self._ids.generate_trace_id()
+        if not self._samples_root(trace_id):
             return None, None, trace_id
+        return self._start(trace_id, None, None)
+
+    def _start(
+        self, trace_id: int, parent: SpanContext | None, parent_context: Context | None
+    ) -> tuple[ServerSpan, Context, int]:
         span_context = SpanContext(
             trace_id,
             self._ids.generate_span_id(),
             is_remote=False,
             trace_flags=_SAMPLED,
-            trace_state=parent.trace_state if parent.is_valid else None,
+            trace_state=parent.trace_state if parent is not None else None,
         )
-        span = ServerSpan(span_context, parent if parent.is_valid else None)
+        span = ServerSpan(span_context, parent)
         current = trace.set_span_in_context(NonRecordingSpan(span_context), parent_context)
         return span, current, trace_id
 

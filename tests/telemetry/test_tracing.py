@@ -16,7 +16,7 @@ from opentelemetry.trace import Link
 
 from collector.app import create_app
 from collector.config import InvalidSettings, Settings, load_settings
-from collector.telemetry.sampling import samples_root, sampling_from_settings
+from collector.telemetry.sampling import root_decision, sampling_from_settings
 from collector.telemetry.tracing import exporter_from_settings
 from tests.databases import sqlite_url
 from tests.telemetry.helpers import serving_in_process
@@ -173,11 +173,12 @@ def test_sampler_defaults_to_parent_based_ten_percent(clean_otel_env: None) -> N
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 1.0])
 def test_root_decisions_match_the_sdk_sampler(rate: float) -> None:
     sampler = TraceIdRatioBased(rate)
+    samples_root = root_decision(sampler)
     generator = RandomIdGenerator()
     for _ in range(2000):
         trace_id = generator.generate_trace_id()
         expected = sampler.should_sample(None, trace_id, "GET").decision.is_sampled()
-        assert samples_root(sampler, trace_id) is expected
+        assert samples_root(trace_id) is expected
 
 
 def test_a_bad_standard_variable_is_named_as_it_is(
