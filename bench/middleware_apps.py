@@ -1,4 +1,4 @@
-"""The apps ``bench/middleware.py`` measures: one trivial JSON route, instrumented eight ways.
+"""The apps ``bench/middleware.py`` measures: one trivial JSON route, instrumented nine ways.
 
 ``uvicorn bench.middleware_apps:create --factory`` builds the app named by the
 ``BENCH_APP`` environment variable (a key of ``APPS``).
@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.config import Settings
 from collector.storage.db import create_engine
@@ -120,6 +122,46 @@ def otel_fastapi() -> FastAPI:
     return app
 
 
+class TimingHeaders:
+    """Pure ASGI: adds the three headers perfbeacon answers with, formatted alike, nothing else.
+
+    The floor under perfbeacon's first configuration: what wrapping ``send`` and
+    sending three more headers cost by themselves.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._numbers = itertools.count(1)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, adding the headers to its response."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = b"000000000000-%x" % next(self._numbers)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = time.perf_counter() - started
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-process-time", b"%.4f" % elapsed),
+                    (b"server-timing", b"total;dur=%.3f" % (elapsed * 1000)),
+                    (b"x-request-id", request_id),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def timing_headers_only() -> FastAPI:
+    """Only the three response headers, as a reference for what they cost alone."""
+    app = bare()
+    app.add_middleware(TimingHeaders)
+    return app
+
+
 def tutorial() -> FastAPI:
     """The common tutorial: ``@app.middleware("http")`` setting X-Process-Time, one log line."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
@@ -144,6 +186,7 @@ def tutorial() -> FastAPI:
 
 APPS: dict[str, Callable[[], FastAPI]] = {
     "bare": bare,
+    "reference: the three headers alone": timing_headers_only,
     "perfbeacon: metrics + headers + request id": perfbeacon_metrics,
     "perfbeacon: + JSON access log": perfbeacon_access_log,
     "perfbeacon: + tracing 10 %": perfbeacon_traced_default,
