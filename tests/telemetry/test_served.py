@@ -76,6 +76,20 @@ def _wait_for_workers(output: Path, count: int, timeout: float = 60) -> None:
     raise AssertionError(f"{count} workers did not start:\n{output.read_text()}")
 
 
+def _settled_counts(directory: Path, sent: int, timeout: float = 5) -> dict[str, float]:
+    """Counts per worker once all ``sent`` requests are in (or as they are at ``timeout``).
+
+    A request is counted when its event-loop iteration ends, just after its response
+    went out: the client can look before the last one is in the shared files.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = _count_per_worker(directory)
+        if sum(counts.values()) >= sent or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.02)
+
+
 def _count_per_worker(directory: Path) -> dict[str, float]:
     counts = {}
     for path in directory.glob("histogram_*.db"):
@@ -109,7 +123,7 @@ def test_metrics_are_summed_across_two_workers(json_env: dict[str, str], tmp_pat
         for _ in range(MAX_BATCHES):
             _counted_requests(base_url, BATCH)
             sent += BATCH
-            per_worker = _count_per_worker(directory)
+            per_worker = _settled_counts(directory, sent)
             if sum(1 for count in per_worker.values() if count > 0) >= 2:
                 break
         scrapes = [_scraped_count(base_url) for _ in range(6)]
