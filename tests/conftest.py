@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.app import create_app
@@ -40,11 +42,39 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest schema once; tests start from copies of it."""
+    url = sqlite_url(tmp_path_factory.mktemp("migrated"))
+    asyncio.run(_migrate(url))
+    return Path(str(make_url(url).database))
+
+
+def _copy_migrated_sqlite(template: Path, database_url: str) -> None:
+    # A copy of a migrated file is the same database as a fresh migration, for a
+    # fraction of the cost; tests/storage covers the migrations themselves.
+    target = Path(str(make_url(database_url).database))
+    assert not target.exists(), "the private database was used before migrating"
+    shutil.copyfile(template, target)
+
+
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(database_url: str, migrated_sqlite_file: Path) -> AsyncIterator[AsyncEngine]:
     """An engine on a migrated private database."""
-    engine = create_engine(database_url)
-    await upgrade(engine)
+    if database_url.startswith("sqlite"):
+        _copy_migrated_sqlite(migrated_sqlite_file, database_url)
+        engine = create_engine(database_url)
+    else:
+        engine = create_engine(database_url)
+        await upgrade(engine)
     yield engine
     await engine.dispose()
 
