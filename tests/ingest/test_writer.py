@@ -234,18 +234,20 @@ async def test_a_failing_listener_does_not_fail_the_write(
 
 async def test_a_full_queue_refuses_new_writes(engine: AsyncEngine) -> None:
     writer = new_writer(engine, max_queue=3)
-    release = asyncio.Event()
+    held, release = asyncio.Event(), asyncio.Event()
 
     async def slow_hook(
         conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
     ) -> None:
+        held.set()
         await release.wait()
 
     writer.add_batch_hook(slow_hook)
     await writer.start()
     try:
         in_flight = asyncio.ensure_future(writer.write([make_event()]))
-        await asyncio.sleep(0.05)  # the first batch is now held in its transaction
+        # The first batch is now held in its transaction (bounded: a failure, not a hang).
+        await asyncio.wait_for(held.wait(), timeout=30)
         queued = asyncio.ensure_future(writer.write([make_event(), make_event()]))
         await asyncio.sleep(0)
         assert writer.queued == 2
@@ -290,19 +292,21 @@ async def test_a_missing_partition_is_created_and_the_batch_retried() -> None:
 async def test_ready_is_503_while_the_writer_is_saturated(
     settings: Settings, engine: AsyncEngine
 ) -> None:
-    release = asyncio.Event()
+    held, release = asyncio.Event(), asyncio.Event()
 
-    async def held(
+    async def hold(
         conn: AsyncConnection, inserted: Sequence[EventRecord], replaced: Sequence[Replacement]
     ) -> None:
+        held.set()
         await release.wait()
 
     app = create_app(settings.model_copy(update={"ingest_queue_max_metrics": 100}))
     async with app.router.lifespan_context(app):
         writer: EventWriter = app.state.runtime.writer
-        writer.add_batch_hook(held)
+        writer.add_batch_hook(hold)
         writes = [asyncio.ensure_future(writer.write([make_event()]))]
-        await asyncio.sleep(0.05)  # held in its transaction; the next ones queue up
+        # Held in its transaction (bounded: a failure, not a hang); the next ones queue up.
+        await asyncio.wait_for(held.wait(), timeout=30)
         writes.append(asyncio.ensure_future(writer.write([make_event() for _ in range(95)])))
         await asyncio.sleep(0)
         transport = httpx.ASGITransport(app=app)
