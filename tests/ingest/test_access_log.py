@@ -48,36 +48,24 @@ async def access_lines(
     return [line for line in lines if line["logger"] == "perfbeacon.access"]
 
 
-async def test_by_default_every_request_has_its_access_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+EVERY_REQUEST = [("/api/vitals", 204), ("/api/vitals", 200), ("/api/vitals", 400), ("/health", 200)]
+WITHOUT_STORED_BEACONS = EVERY_REQUEST[1:]
+
+
+@pytest.mark.parametrize(
+    ("log_level", "stored_beacons", "expected"),
+    [
+        ("info", True, EVERY_REQUEST),  # the default: one line per request
+        ("info", False, WITHOUT_STORED_BEACONS),
+        ("debug", False, EVERY_REQUEST),
+    ],
+)
+async def test_stored_beacons_leave_the_info_log_only_when_asked(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    log_level: str,
+    stored_beacons: bool,
+    expected: list[tuple[str, int]],
 ) -> None:
-    lines = await access_lines(tmp_path, capsys, "info", stored_beacons=True)
-    assert [(line["route"], line["status"]) for line in lines] == [
-        ("/api/vitals", 204),
-        ("/api/vitals", 200),
-        ("/api/vitals", 400),
-        ("/health", 200),
-    ]
-
-
-async def test_a_beacon_stored_whole_can_be_kept_out_of_the_info_log(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lines = await access_lines(tmp_path, capsys, "info")
-    assert [(line["route"], line["status"]) for line in lines] == [
-        ("/api/vitals", 200),
-        ("/api/vitals", 400),
-        ("/health", 200),
-    ]
-
-
-async def test_at_debug_every_beacon_has_its_access_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lines = await access_lines(tmp_path, capsys, "debug")
-    assert [(line["route"], line["status"]) for line in lines] == [
-        ("/api/vitals", 204),
-        ("/api/vitals", 200),
-        ("/api/vitals", 400),
-        ("/health", 200),
-    ]
+    lines = await access_lines(tmp_path, capsys, log_level, stored_beacons=stored_beacons)
+    assert [(line["route"], line["status"]) for line in lines] == expected
