@@ -55,9 +55,9 @@ def create_engine(
 
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: object, _proxy: object) -> None:
-    # Instead of a pre-ping, a round trip on every checkout: asyncpg sees at once when the
-    # server closes a connection (a restart, a terminated backend), and the pool then
-    # replaces it. A connection that dies silently fails its statement and is invalidated.
+    # Instead of a pre-ping, which costs a round trip on every checkout: asyncpg sees at
+    # once when the server closes a connection (a restart, a terminated backend), and the
+    # pool then replaces it. One that dies silently fails its statement and is invalidated.
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the database closed this pooled connection")
 
