@@ -25,7 +25,6 @@ from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.http_errors import install_error_handlers
 from collector.ingest import useragent
-from collector.ingest.access_log import IngestAccessLog
 from collector.ingest.endpoint import VITALS_PATH, VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.site_cache import SiteCache
@@ -164,16 +163,12 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        telemetry.start(engine=engine)
-        if (
-            telemetry.access_log is not None
-            and not settings.access_log_stored_beacons
-            and settings.log_level != "debug"
-        ):
-            # Stored beacons are nearly every request: the operator made them debug lines.
-            telemetry.access_log = IngestAccessLog(
-                log_format=settings.resolved_log_format(), beacon_route=VITALS_PATH
-            )
+        # Beacons stored whole (204) are nearly every request of a busy collector; the
+        # request metrics count them all, so an operator may keep their lines to debug.
+        telemetry.start(
+            engine=engine,
+            debug_only_lines=() if settings.access_log_stored_beacons else ((VITALS_PATH, 204),),
+        )
         # A database that is down at start must not stop the collector from starting:
         # /ready reports it, and the maintenance task retries.
         first_pass_done = await try_maintain_once(

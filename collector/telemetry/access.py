@@ -22,6 +22,7 @@ from __future__ import annotations
 import select
 import sys
 import time
+from collections.abc import Collection
 from typing import Any, TextIO
 
 from collector.telemetry.batch import IterationBatch
@@ -49,7 +50,16 @@ _Request = tuple[float, str, str, str, int, float, str, int | None, float | None
 class AccessLog:
     """Writes the access line of each request."""
 
-    def __init__(self, *, log_format: LogFormat, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        log_format: LogFormat,
+        stream: TextIO | None = None,
+        unlogged: Collection[tuple[str, int]] = (),
+    ) -> None:
+        # (route, status) pairs whose requests get no line: lines an operator chose to
+        # keep out of the log (e.g. beacons stored whole, nearly every request).
+        self._unlogged = frozenset(unlogged)
         self._stream = stream
         self._stamp = UtcTimestamper()
         self._console = (
@@ -71,6 +81,8 @@ class AccessLog:
         db_seconds: float | None,
     ) -> None:
         """Log one request: what was asked, how it ended, how long it took."""
+        if self._unlogged and (route, status) in self._unlogged:
+            return
         self._requests.add(
             (time.time(), method, route, path, status, seconds, request_id, trace_id, db_seconds)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, multiprocess
@@ -54,12 +55,21 @@ class Telemetry:
         """Where workers share metric values, or None with a single process."""
         return self.settings.prometheus_multiproc_dir
 
-    def start(self, *, engine: AsyncEngine) -> None:
-        """Configure logging, start the span exporter, instrument the database engine."""
+    def start(
+        self, *, engine: AsyncEngine, debug_only_lines: Collection[tuple[str, int]] = ()
+    ) -> None:
+        """Configure logging, start the span exporter, instrument the database engine.
+
+        Requests of the (route, status) pairs in ``debug_only_lines`` get an access line
+        only at debug level.
+        """
         configure_logging(self.settings)
         # Access lines are info lines: a higher level turns them off too.
         if self.settings.access_log and self.settings.log_level in ("debug", "info"):
-            self.access_log = AccessLog(log_format=self.settings.resolved_log_format())
+            self.access_log = AccessLog(
+                log_format=self.settings.resolved_log_format(),
+                unlogged=() if self.settings.log_level == "debug" else debug_only_lines,
+            )
         self.tracing = Tracing.from_settings(self.settings, exporter=self._span_exporter)
         instrument_engine(engine, metrics=self.metrics)
 
