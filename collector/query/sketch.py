@@ -23,10 +23,8 @@ its own mapping). Stored bucket numbers are shifted so the floor lands on 1.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import TypeVar
 
 import numpy as np
@@ -112,45 +110,22 @@ def nearest_rank(fraction: float, count: int) -> int:
     return min(count, max(1, math.ceil(round(fraction * count, 9))))
 
 
-def percentiles_of_histogram(
-    counts: Mapping[int, int], fractions: Iterable[float], mapping: BucketMapping
-) -> dict[float, float | None]:
-    """Percentiles (nearest rank) of a merged histogram; None for each when it is empty.
-
-    Empty or negative entries (a removal not matched by its addition) are skipped.
-    """
-    wanted = sorted(set(fractions))
-    answers: dict[float, float | None] = dict.fromkeys(wanted)
-    buckets = sorted(counts)
-    tallies = [counts[bucket] for bucket in buckets]
-    if tallies and min(tallies) <= 0:
-        kept = [(bucket, n) for bucket, n in zip(buckets, tallies, strict=True) if n > 0]
-        buckets = [bucket for bucket, _ in kept]
-        tallies = [n for _, n in kept]
-    if not tallies:
-        return answers
-    # Running totals, then each rank's bucket by bisection: no Python loop over buckets.
-    cumulative = list(accumulate(tallies))
-    for fraction in wanted:
-        position = bisect_left(cumulative, nearest_rank(fraction, cumulative[-1]))
-        answers[fraction] = mapping.value_of(buckets[position])
-    return answers
-
-
 def percentiles_of_groups(
     keys: Sequence[Key],
     histograms: BucketCounts,
     fractions: Iterable[float],
     mapping_of: Callable[[Key], BucketMapping],
 ) -> dict[Key, dict[float, float | None]]:
-    """``percentiles_of_histogram`` of each group's histograms merged, all groups at once.
+    """Percentiles (nearest rank) of each group's histograms merged, all groups at once.
 
-    ``histograms`` holds every (bucket, count) of every histogram read, with the index in
-    ``keys`` of the group each belongs to. A breakdown or a timeseries merges hundreds
-    of histograms of hundreds of buckets; adding them bucket by bucket in Python cost
-    more than reading them. Here they are summed into one (groups × buckets) matrix and
-    each rank's bucket is found among running totals, in numpy. The answers are the
-    same as merging the histograms one by one.
+    A group with nothing counted answers None for each; empty or negative entries (a
+    removal not matched by its addition) are skipped. ``histograms`` holds every
+    (bucket, count) of every histogram read, with the index in ``keys`` of the group
+    each belongs to. A breakdown or a timeseries merges hundreds of histograms of
+    hundreds of buckets; adding them bucket by bucket in Python cost more than reading
+    them. Here they are summed into one (groups × buckets) matrix and each rank's
+    bucket is found among running totals, in numpy. The answers are the same as
+    merging the histograms one by one.
     """
     wanted = sorted(set(fractions))
     answers: dict[Key, dict[float, float | None]] = {key: dict.fromkeys(wanted) for key in keys}

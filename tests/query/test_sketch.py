@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from itertools import accumulate
 
 import numpy as np
 import pytest
@@ -17,10 +19,10 @@ from collector.query.sketch import (
     RELATIVE_ACCURACY,
     TIME_MAPPING,
     ZERO_BUCKET,
+    BucketCounts,
     BucketMapping,
     nearest_rank,
     percentiles_of_groups,
-    percentiles_of_histogram,
     sql_bucket_expression,
 )
 from collector.storage.db import create_engine
@@ -104,7 +106,7 @@ def test_histogram_percentile_is_within_one_percent_of_the_exact_one(
     for value in values:
         bucket = TIME_MAPPING.bucket_of(value)
         counts[bucket] = counts.get(bucket, 0) + 1
-    estimate = percentiles_of_histogram(counts, [fraction], TIME_MAPPING)[fraction]
+    estimate = percentiles_of_one(counts, [fraction])[fraction]
     exact = sorted(values)[nearest_rank(fraction, len(values)) - 1]
     assert estimate is not None
     if exact == 0:
@@ -125,6 +127,30 @@ FRACTIONS = (0.01, 0.5, 0.75, 0.9, 0.99)
 def test_groups_merged_at_once_answer_as_merged_one_by_one(
     matrix_cells: int, group_histograms: list[list[dict[int, int]]]
 ) -> None:
+    keys = list(range(len(group_histograms)))
+    # A limit of one cell builds the matrix one group at a time.
+    default, sketch.MAX_MATRIX_CELLS = sketch.MAX_MATRIX_CELLS, matrix_cells
+    try:
+        answers = percentiles_of_groups(
+            keys, bucket_counts(group_histograms), FRACTIONS, lambda _key: TIME_MAPPING
+        )
+    finally:
+        sketch.MAX_MATRIX_CELLS = default
+    for key, parts in zip(keys, group_histograms, strict=True):
+        merged: dict[int, int] = {}
+        for part in parts:
+            for bucket, n in part.items():
+                merged[bucket] = merged.get(bucket, 0) + n
+        assert answers[key] == merged_percentiles(merged, FRACTIONS)
+
+
+def test_an_empty_histogram_has_no_percentiles() -> None:
+    assert percentiles_of_one({}, [0.5, 0.75]) == {0.5: None, 0.75: None}
+    assert percentiles_of_one({7: 0}, [0.5]) == {0.5: None}
+
+
+def bucket_counts(group_histograms: list[list[dict[int, int]]]) -> BucketCounts:
+    """Every (group index, bucket, count) of the groups' histograms, as arrays."""
     entries = [
         (index, bucket, n)
         for index, parts in enumerate(group_histograms)
@@ -139,26 +165,28 @@ def test_groups_merged_at_once_answer_as_merged_one_by_one(
             strict=True,
         )
     )
-    keys = list(range(len(group_histograms)))
-    # A limit of one cell builds the matrix one group at a time.
-    default, sketch.MAX_MATRIX_CELLS = sketch.MAX_MATRIX_CELLS, matrix_cells
-    try:
-        answers = percentiles_of_groups(
-            keys, (owners, buckets, counts), FRACTIONS, lambda _key: TIME_MAPPING
-        )
-    finally:
-        sketch.MAX_MATRIX_CELLS = default
-    for key, parts in zip(keys, group_histograms, strict=True):
-        merged: dict[int, int] = {}
-        for part in parts:
-            for bucket, n in part.items():
-                merged[bucket] = merged.get(bucket, 0) + n
-        assert answers[key] == percentiles_of_histogram(merged, FRACTIONS, TIME_MAPPING)
+    return owners, buckets, counts
 
 
-def test_an_empty_histogram_has_no_percentiles() -> None:
-    assert percentiles_of_histogram({}, [0.5, 0.75], TIME_MAPPING) == {0.5: None, 0.75: None}
-    assert percentiles_of_histogram({7: 0}, [0.5], TIME_MAPPING) == {0.5: None}
+def percentiles_of_one(counts: dict[int, int], fractions: list[float]) -> dict[float, float | None]:
+    """perfbeacon's percentiles of one histogram of times."""
+    return percentiles_of_groups([0], bucket_counts([[counts]]), fractions, lambda _: TIME_MAPPING)[
+        0
+    ]
+
+
+def merged_percentiles(
+    counts: dict[int, int], fractions: tuple[float, ...]
+) -> dict[float, float | None]:
+    """The reference: nearest-rank percentiles walking one merged histogram's buckets."""
+    answers: dict[float, float | None] = dict.fromkeys(sorted(set(fractions)))
+    kept = [(bucket, counts[bucket]) for bucket in sorted(counts) if counts[bucket] > 0]
+    cumulative = list(accumulate(n for _, n in kept))
+    for fraction in answers:
+        if cumulative:
+            position = bisect_left(cumulative, nearest_rank(fraction, cumulative[-1]))
+            answers[fraction] = TIME_MAPPING.value_of(kept[position][0])
+    return answers
 
 
 def test_mapping_offsets_put_the_floor_on_bucket_one() -> None:
