@@ -144,16 +144,59 @@ def percentiles_of_groups(
             minlength=(last - first) * width,
         ).reshape(last - first, width)
         # A removal not matched by its addition leaves a negative count: skip it.
-        running = np.cumsum(np.maximum(matrix, 0), axis=1)
-        totals = running[:, -1].astype(np.int64).tolist()
-        for fraction in wanted:
-            # Ranks come from nearest_rank, as everywhere else: one definition.
-            ranks = np.array([nearest_rank(fraction, total) for total in totals], np.float64)
-            positions = (running < ranks[:, None]).sum(axis=1).tolist()
-            for key, total, position in zip(keys[first:last], totals, positions, strict=True):
-                if total > 0:
-                    answers[key][fraction] = mapping_of(key).value_of(low + position)
+        running = np.cumsum(np.maximum(matrix, 0, out=matrix), axis=1, out=matrix)
+        running = running.astype(np.int64)
+        ranks = np.stack([nearest_ranks(f, running[:, -1]) for f in wanted], axis=1)
+        found = low + _first_reaching(running, ranks)
+        totals = running[:, -1].tolist()
+        group_keys = keys[first:last]
+        values = _values_of_buckets(found, [mapping_of(key) for key in group_keys])
+        for key, total, row in zip(group_keys, totals, values, strict=True):
+            if total > 0:
+                answers[key] = dict(zip(wanted, row, strict=True))
     return answers
+
+
+def nearest_ranks(fraction: float, counts: np.ndarray) -> np.ndarray:
+    """``nearest_rank(fraction, count)`` of every count (an int64 array), the same answers.
+
+    ``ceil`` of the product equals nearest_rank's ceiling of it rounded to 9 places,
+    except just above an integer: there, and only there, nearest_rank itself is asked.
+    """
+    products = fraction * counts.astype(np.float64)
+    ranks = np.ceil(products).astype(np.int64)
+    above = products - np.floor(products)
+    for i in np.flatnonzero((above > 0) & (above < 1e-6)).tolist():
+        ranks[i] = nearest_rank(fraction, int(counts[i]))
+    return np.minimum(counts, np.maximum(ranks, 1))
+
+
+def _first_reaching(running: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Where each row of running totals first reaches each of the row's ranks.
+
+    One binary search over all rows at once: each row is lifted above the previous
+    one's values (totals are non-negative integers), so the rows form one sorted array.
+    """
+    rows, width = running.shape
+    lift = np.arange(rows, dtype=np.int64)[:, None] * (int(running[:, -1].max(initial=0)) + 1)
+    flat = (running + lift).ravel()
+    return np.searchsorted(flat, ranks + lift, side="left") - np.arange(rows)[:, None] * width
+
+
+def _values_of_buckets(found: np.ndarray, mappings: Sequence[BucketMapping]) -> list[list[float]]:
+    """``value_of`` each bucket in ``found`` (a row per group, whose mapping is given).
+
+    Few distinct buckets answer hundreds of groups' percentiles: each is computed once.
+    """
+    values = np.empty(found.shape, np.float64)
+    rows_of: dict[BucketMapping, list[int]] = {}
+    for row, mapping in enumerate(mappings):
+        rows_of.setdefault(mapping, []).append(row)
+    for mapping, rows in rows_of.items():
+        distinct, where = np.unique(found[rows], return_inverse=True)
+        answered = np.array([mapping.value_of(bucket) for bucket in distinct.tolist()])
+        values[rows] = answered[where].reshape(len(rows), found.shape[1])
+    return values.tolist()
 
 
 def sql_bucket_expression(value_sql: str, metric_sql: str) -> str:

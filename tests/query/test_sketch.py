@@ -22,6 +22,7 @@ from collector.query.sketch import (
     BucketCounts,
     BucketMapping,
     nearest_rank,
+    nearest_ranks,
     percentiles_of_groups,
     sql_bucket_expression,
 )
@@ -217,3 +218,18 @@ async def test_postgres_computes_the_same_buckets_as_python() -> None:
                         assert bucket == mapping.bucket_of(value), (metric, value)
         finally:
             await engine.dispose()
+
+
+@given(
+    fraction=st.floats(0.0001, 0.9999),
+    counts=st.lists(st.integers(0, 10**12), min_size=1, max_size=30),
+)
+def test_nearest_ranks_answer_as_nearest_rank_does(fraction: float, counts: list[int]) -> None:
+    found = nearest_ranks(fraction, np.array(counts, np.int64)).tolist()
+    assert found == [nearest_rank(fraction, count) for count in counts]
+
+
+def test_nearest_ranks_of_products_just_above_an_integer() -> None:
+    # 0.07 * 100 is 7.000000000000001 in binary floating point; rounded to 9 places, 7.
+    assert nearest_ranks(0.07, np.array([100], np.int64)).tolist() == [7]
+    assert nearest_rank(0.07, 100) == 7
