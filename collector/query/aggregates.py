@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import msgspec
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
+    Integer,
+    LargeBinary,
     Select,
     Text,
     and_,
@@ -32,11 +34,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector.query.levels import PeriodRange, cover, grains_of
+from collector.query.packed import SENT_HEADER, SHIFT, entries_of, unpack
 from collector.query.rollups import WATERMARK_ID, Cell, read_watermark
 from collector.query.sketch import (
     GOOD,
@@ -124,7 +128,11 @@ def _rollup_where(
     ]
     conditions += [table.c[dimension] == value for dimension, value in selection.filters.items()]
     if selection.only_groups is not None and selection.group_by is not None:
-        conditions.append(table.c[selection.group_by].in_(selection.only_groups))
+        # Compared as an expression, the groups filter the few rows the window's range of
+        # the index finds; as a column, PostgreSQL searched the index once per group and
+        # period range, about twice as slow for a top 10 (bench/README.md).
+        column = table.c[selection.group_by].concat("")
+        conditions.append(column.in_(selection.only_groups))
     return conditions
 
 
@@ -177,9 +185,6 @@ def _key_of(row: Any, selection: Selection) -> GroupKey:
     return (row.metric, group, slot)
 
 
-_decode_histogram = msgspec.json.Decoder(dict[int, int]).decode
-
-
 # The newest watermark read through each engine. The watermark only moves forward, so a
 # window ending before it needs no second look (and no round trip to the database).
 _rolled_before: WeakKeyDictionary[Engine, datetime] = WeakKeyDictionary()
@@ -207,52 +212,50 @@ class _Rows:
     """What the rollup rows of each group add up to, their histograms not yet merged."""
 
     tallies: dict[GroupKey, Tally] = field(default_factory=dict)
-    histograms: dict[GroupKey, list[str]] = field(default_factory=dict)
+    # Each group's histograms, concatenated (see ``_concatenated``).
+    histograms: dict[GroupKey, bytes | str] = field(default_factory=dict)
 
 
 async def _read_rollups(
     conn: AsyncConnection, selection: Selection, level: int, *, histograms: bool
 ) -> _Rows:
-    """Counts (and histograms, if asked) per group, in one statement.
+    """Counts (and histograms, if asked) per group, in one statement, one row per group.
 
     On PostgreSQL the raw rows the roller has not reached yet are added, read in the
     same snapshot as the rollups, so every observation is counted exactly once.
     """
+    dialect = conn.dialect.name
     watermark = await _known_watermark(conn, selection.window)
     counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
-    # Histograms come as JSON text: msgspec decodes them many times faster than json.
-    histogram = cast(rollups.c.histogram, Text).label("histogram")
+    histogram = _sent_histogram(rollups.c.histogram, dialect).label("histogram")
     rolled = select(
         *_group_columns(rollups, selection, raw=False),
         *counts,
         *([histogram] if histograms else []),
     ).where(*_rollup_where(rollups, selection, level, watermark))
     query: Select[Any] = rolled
-    if conn.dialect.name == "postgresql" and watermark < selection.window.end:
+    if dialect == "postgresql" and watermark < selection.window.end:
         query = union_all(rolled, _tail(selection, histograms=histograms))  # type: ignore[assignment]
-    if not histograms:
-        # Counts add up in SQL: one row per group comes back, however many periods.
-        both = query.subquery()
-        names = [column.name for column in _group_columns(rollups, selection, raw=False)]
-        query = select(
-            *(both.c[name] for name in names),
-            *(func.sum(both.c[name]).label(name) for name in _COUNT_COLUMNS),
-        ).group_by(*(both.c[name] for name in names))
+    # Groups add up in SQL: Python gets one row per group, however many periods.
+    both = query.subquery()
+    groups = [both.c[column.name] for column in _group_columns(rollups, selection, raw=False)]
+    total = cast(func.sum(both.c["count"]), BigInteger)
+    query = (
+        select(
+            *groups,
+            total.label("count"),
+            *(cast(func.sum(both.c[name]), BigInteger).label(name) for name in _COUNT_COLUMNS[1:]),
+            *([_concatenated(both.c.histogram, dialect)] if histograms else []),
+        )
+        .group_by(*groups)
+        .having(total > 0)
+    )
     found = _Rows()
     for row in await conn.execute(query):
         key = _key_of(row, selection)
-        tally = found.tallies.get(key)
-        if tally is None:
-            tally = found.tallies[key] = Tally()
-            found.histograms[key] = []
-        tally.count += row.count
-        tally.good += row.good
-        tally.needs_improvement += row.needs_improvement
-        tally.poor += row.poor
+        found.tallies[key] = Tally(row.count, row.good, row.needs_improvement, row.poor)
         if histograms:
-            found.histograms[key].append(row.histogram)
-    for key in [key for key, tally in found.tallies.items() if tally.count <= 0]:
-        del found.tallies[key], found.histograms[key]
+            found.histograms[key] = row.histogram
     return found
 
 
@@ -261,14 +264,15 @@ async def rollup_cells(
 ) -> dict[GroupKey, Cell]:
     """Merged counts and histograms per group (for callers that need the buckets)."""
     found = await _read_rollups(conn, selection, level, histograms=True)
-    cells: dict[GroupKey, Cell] = {}
-    for key, tally in found.tallies.items():
-        merged: dict[int, int] = {}
-        for text in found.histograms[key]:
-            for bucket, n in _decode_histogram(text).items():
-                merged[bucket] = merged.get(bucket, 0) + n
-        cells[key] = Cell(tally.count, tally.good, tally.needs_improvement, tally.poor, merged)
-    return cells
+    keys = list(found.tallies)
+    owners, buckets, counts = _bucket_counts(list(found.histograms.values()))
+    merged: list[dict[int, int]] = [{} for _ in keys]
+    for owner, bucket, n in zip(owners.tolist(), buckets.tolist(), counts.tolist(), strict=True):
+        merged[owner][bucket] = merged[owner].get(bucket, 0) + int(n)
+    return {
+        key: Cell(tally.count, tally.good, tally.needs_improvement, tally.poor, histogram)
+        for (key, tally), histogram in zip(found.tallies.items(), merged, strict=True)
+    }
 
 
 def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
@@ -290,8 +294,10 @@ def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
         .subquery()
     )
     names = [column.name for column in groups]
-    histogram = cast(
-        func.jsonb_object_agg(cast(per_bucket.c.bucket, Text), per_bucket.c["count"]), Text
+    shifted = cast(per_bucket.c.bucket, BigInteger).op("<<")(literal(SHIFT, Integer))
+    packed = shifted + per_bucket.c["count"]
+    histogram = _sent_histogram(
+        func.array_agg(aggregate_order_by(packed, per_bucket.c.bucket)), "postgresql"
     )
     return select(
         *(per_bucket.c[name] for name in names),
@@ -300,32 +306,63 @@ def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
     ).group_by(*(per_bucket.c[name] for name in names))
 
 
+def _sent_histogram(histogram: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """How a histogram column is read.
+
+    On PostgreSQL, the packed array in its binary form without its header, so that a
+    group's arrays concatenate into one run of elements (see ``packed.entries_of``).
+    """
+    if dialect == "postgresql":
+        return func.substr(func.array_send(histogram), SENT_HEADER + 1, type_=LargeBinary)
+    return cast(histogram, Text)
+
+
+def _concatenated(histograms: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """All of a group's histograms as one value: merging them is adding their entries."""
+    if dialect == "postgresql":
+        joined = func.string_agg(histograms, literal(b"", LargeBinary), type_=LargeBinary)
+    else:
+        joined = func.group_concat(histograms, " ", type_=Text)
+    return joined.label("histogram")
+
+
 async def rollup_stats(
     conn: AsyncConnection, selection: Selection, level: int, fractions: Sequence[float]
 ) -> tuple[dict[GroupKey, Tally], dict[GroupKey, Percentiles]]:
     """Exact counts and percentiles (≤ 1 % relative error) per group, from rollups."""
     found = await _read_rollups(conn, selection, level, histograms=True)
     keys = list(found.histograms)
-    histograms = _bucket_counts([found.histograms[key] for key in keys])
+    histograms = _bucket_counts(list(found.histograms.values()))
     return found.tallies, percentiles_of_groups(keys, histograms, fractions, _mapping_of)
 
 
-# Histogram texts are JSON objects of integers, {"bucket": count, ...}, as both
-# databases write them: with the punctuation blanked, numpy reads the numbers in C.
+# SQLite's histograms are JSON objects of integers, {"bucket": count, ...}: with the
+# punctuation blanked, numpy reads the numbers in C.
 _BLANK_PUNCTUATION = str.maketrans('{}":,', "     ")
 
 
-def _bucket_counts(texts_per_group: Sequence[Sequence[str]]) -> BucketCounts:
-    """Every (bucket, count) of each group's histogram texts, with the group's index."""
-    texts = [text for texts in texts_per_group for text in texts]
-    owners = np.repeat(
-        np.repeat(np.arange(len(texts_per_group)), [len(texts) for texts in texts_per_group]),
-        [text.count(":") for text in texts],
-    )
+def _bucket_counts(histograms: Sequence[bytes | str]) -> BucketCounts:
+    """Every (bucket, count) of each group's concatenated histograms, with the group's index.
+
+    Histograms are PostgreSQL's packed array elements as ``array_send`` wrote them, or
+    SQLite's JSON text.
+    """
+    if histograms and isinstance(histograms[0], bytes):
+        entries, sizes = entries_of(histograms)  # type: ignore[arg-type]
+        buckets, counts = unpack(entries)
+    else:
+        buckets, counts, sizes = _entries_of_json(histograms)  # type: ignore[arg-type]
+    owners = np.repeat(np.arange(len(histograms)), sizes)
+    return owners, buckets, counts.astype(np.float64)
+
+
+def _entries_of_json(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buckets and counts of JSON histograms, all concatenated, and how many each had."""
+    sizes = np.array([text.count(":") for text in texts], np.int64)
     numbers = np.fromstring(" ".join(texts).translate(_BLANK_PUNCTUATION), np.int64, sep=" ")
-    if numbers.size != 2 * owners.size:
+    if numbers.size != 2 * sizes.sum():
         raise ValueError("a rollup histogram is not a JSON object of integers")
-    return owners, numbers[0::2], numbers[1::2].astype(np.float64)
+    return numbers[0::2], numbers[1::2], sizes
 
 
 async def rollup_tallies(

@@ -34,6 +34,7 @@ from collector.query.levels import (
     LEVELS,
     dimensions_of,
 )
+from collector.query.packed import sql_pack_expression
 from collector.query.rollups import ROLL_LAG, WATERMARK_ID, read_watermark
 from collector.query.sketch import sql_bucket_expression, sql_rating_expression
 from collector.query.timeutil import epoch_seconds
@@ -99,7 +100,7 @@ WITH src AS (
 )
 INSERT INTO rollups ({_KEY}, count, good, needs_improvement, poor, histogram)
 SELECT {_KEY}, sum(n), sum(good), sum(needs_improvement), sum(poor),
-       jsonb_object_agg(bucket::text, n)
+       array_agg({sql_pack_expression("bucket", "n")} ORDER BY bucket)
 FROM per_bucket
 GROUP BY {_KEY}
 ORDER BY {_KEY}
@@ -115,7 +116,7 @@ ON CONFLICT ({_KEY}) DO UPDATE SET
 def _compact_sql(grain: int) -> str:
     """One multi-day grain's periods, each summed from the two rows of its halves.
 
-    Histograms add bucket by bucket (an aggregate over the grouped rows). A period is
+    Histograms add bucket by bucket (``perfbeacon_sum_histograms``). A period is
     compacted once, when the watermark passes its end; replacing keeps that idempotent.
     Built from constants only; the periods are bound as parameters.
     """
@@ -123,10 +124,7 @@ def _compact_sql(grain: int) -> str:
 INSERT INTO rollups ({_KEY}, count, good, needs_improvement, poor, histogram)
 SELECT site_id, metric, level, {grain}, period - period % {grain}, {_DIMS},
        sum(count), sum(good), sum(needs_improvement), sum(poor),
-       (SELECT coalesce(jsonb_object_agg(b.key, b.n), '{{}}'::jsonb)
-        FROM (SELECT h.key, sum(h.value::bigint) AS n
-              FROM unnest(array_agg(histogram)) AS u(doc), jsonb_each_text(u.doc) AS h
-              GROUP BY h.key HAVING sum(h.value::bigint) <> 0) AS b)
+       perfbeacon_sum_histograms(histogram)
 FROM rollups
 WHERE grain = {grain // 2} AND period >= :start AND period < :end
 GROUP BY site_id, metric, level, period - period % {grain}, {_DIMS}

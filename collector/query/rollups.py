@@ -54,6 +54,7 @@ from collector.query.levels import (
     LEVELS,
     dimensions_of,
 )
+from collector.query.packed import literal_of
 from collector.query.sketch import GOOD, NEEDS_IMPROVEMENT, POOR, mapping_for, rating_of
 from collector.query.timeutil import epoch_seconds
 from collector.storage.records import EventRecord
@@ -202,7 +203,7 @@ def cells_of(
 
 
 def histogram_json(histogram: dict[int, int]) -> str:
-    """A histogram as stored: a JSON object of bucket → count, zero counts left out."""
+    """A histogram as SQLite stores it: a JSON object of bucket → count, zeros left out."""
     return _encode({str(bucket): n for bucket, n in sorted(histogram.items()) if n}).decode()
 
 
@@ -211,6 +212,8 @@ async def upsert_cells(conn: AsyncConnection, cells: Cells) -> int:
 
     Keys are sorted so concurrent writers lock rows in the same order (no deadlocks).
     """
+    postgresql = conn.dialect.name == "postgresql"
+    histogram_text = literal_of if postgresql else histogram_json
     rows = [
         (
             *key,
@@ -218,13 +221,13 @@ async def upsert_cells(conn: AsyncConnection, cells: Cells) -> int:
             cell.good,
             cell.needs_improvement,
             cell.poor,
-            histogram_json(cell.histogram),
+            histogram_text(cell.histogram),
         )
         for key, cell in sorted(cells.items())
     ]
     if not rows:
         return 0
-    if conn.dialect.name == "postgresql":
+    if postgresql:
         columns = tuple(list(column) for column in zip(*rows, strict=True))
         await conn.exec_driver_sql(_PG_UPSERT_SQL, columns)
     else:
@@ -238,7 +241,7 @@ _PG_TYPES = ("int4", "text", "int2", "int4", "int8", *(["text"] * len(DIMENSIONS
 _PG_TYPES += ("int8", "int8", "int8", "int8", "text")
 _PG_ARRAYS = ", ".join(f"${i + 1}::{kind}[]" for i, kind in enumerate(_PG_TYPES))
 _PG_SELECT = ", ".join(
-    f"{column}::jsonb" if column == "histogram" else column for column in _ALL_COLUMNS
+    f"{column}::int8[]" if column == "histogram" else column for column in _ALL_COLUMNS
 )
 # Names come from constants; every value is bound.
 _PG_UPSERT_SQL = (

@@ -27,7 +27,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -42,6 +42,7 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+PackedHistogram = JSON().with_variant(ARRAY(BigInteger), "postgresql")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -115,7 +116,8 @@ events = Table(
 
 # Rollups: one row per (site, metric, level, grain, period, dimension values) with the
 # exact count, the good / needs-improvement / poor counts and a histogram of
-# log-spaced buckets ({"bucket": count}). ``level`` is the bit mask of the dimensions
+# log-spaced buckets: packed ``int8[]`` on PostgreSQL (collector/query/packed.py), a
+# JSON object ({"bucket": count}) on SQLite. ``level`` is the bit mask of the dimensions
 # the row keeps (collector/query/levels.py); the others hold ALL. ``grain`` is the
 # period length and ``period`` its start, both in seconds since the epoch.
 ROLLUP_KEY: tuple[str, ...] = (
@@ -150,7 +152,7 @@ rollups = Table(
     Column("good", BigInteger, nullable=False),
     Column("needs_improvement", BigInteger, nullable=False),
     Column("poor", BigInteger, nullable=False),
-    Column("histogram", JsonDocument, nullable=False),
+    Column("histogram", PackedHistogram, nullable=False),
     PrimaryKeyConstraint(*ROLLUP_KEY),
 )
 

@@ -6,9 +6,11 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.query.packed import unpack
 from collector.query.roller import ROLL_LAG, roll_forever, roll_up
 from collector.query.rollups import (
     FRESH_FOR,
@@ -43,6 +45,14 @@ def random_events(site_id: int, count: int) -> list:  # type: ignore[type-arg]
     ]
 
 
+def histogram_of(stored: list[int] | dict[str, int]) -> dict[int, int]:
+    """A histogram as PostgreSQL (packed entries) or SQLite (JSON) stores it."""
+    if isinstance(stored, dict):
+        return {int(bucket): n for bucket, n in stored.items()}
+    buckets, counts = unpack(np.array(stored, np.int64))
+    return dict(zip(buckets.tolist(), counts.tolist(), strict=True))
+
+
 async def stored_rollups(engine: AsyncEngine) -> dict[tuple[object, ...], tuple[object, ...]]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(rollups))
@@ -52,7 +62,7 @@ async def stored_rollups(engine: AsyncEngine) -> dict[tuple[object, ...], tuple[
                 row.good,
                 row.needs_improvement,
                 row.poor,
-                {int(bucket): n for bucket, n in row.histogram.items()},
+                histogram_of(row.histogram),
             )
             for row in rows
         }
