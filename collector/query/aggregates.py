@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -112,33 +114,81 @@ def _dimension_value(column: ColumnElement[Any], dimension: str) -> ColumnElemen
     return func.coalesce(column, "") if dimension == "country" else column
 
 
-def _rollup_where(
-    table: Any, selection: Selection, level: int, watermark: datetime
-) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a read's statement is made of; every value it compares with is bound.
+
+    Building a statement and its cache key with SQLAlchemy cost a few milliseconds per
+    call, as much as running it: statements are built once per shape and reused.
+    """
+
+    dialect: str
+    filters: tuple[str, ...]
+    group_by: str | None
+    interval: int | None
+    only_groups: bool
+    grains: tuple[int, ...] = ()  # the grain of each range of rollup periods, in order
+    tail: bool = False
+    histograms: bool = False
+
+
+def _shape_of(selection: Selection, dialect: str, **rollup_parts: Any) -> _Shape:
+    return _Shape(
+        dialect,
+        tuple(selection.filters),
+        selection.group_by,
+        selection.interval,
+        selection.only_groups is not None and selection.group_by is not None,
+        **rollup_parts,
+    )
+
+
+def _values_of(selection: Selection, ranges: Sequence[PeriodRange] = ()) -> dict[str, Any]:
+    """The values bound into a statement of the selection's shape."""
+    values: dict[str, Any] = {
+        "site_id": selection.site_id,
+        "metrics": list(selection.metrics),
+        "window_start": selection.window.start,
+        "window_end": selection.window.end,
+        **{f"filter_{dimension}": value for dimension, value in selection.filters.items()},
+    }
+    if selection.only_groups is not None:
+        values["groups"] = list(selection.only_groups)
+    for i, period_range in enumerate(ranges):
+        values[f"start_{i}"] = period_range.start
+        values[f"end_{i}"] = period_range.end
+    return values
+
+
+def _rollup_where(shape: _Shape) -> list[ColumnElement[bool]]:
+    periods = rollups.c.period
     conditions: list[ColumnElement[bool]] = [
-        table.c.site_id == selection.site_id,
-        table.c.metric.in_(selection.metrics),
-        table.c.level == level,
+        rollups.c.site_id == bindparam("site_id"),
+        rollups.c.metric.in_(bindparam("metrics", expanding=True)),
+        rollups.c.level == bindparam("level"),
         or_(
             *(
-                and_(table.c.grain == r.grain, table.c.period >= r.start, table.c.period < r.end)
-                for r in _period_ranges(selection, level, watermark)
+                and_(
+                    rollups.c.grain == grain,
+                    periods >= bindparam(f"start_{i}"),
+                    periods < bindparam(f"end_{i}"),
+                )
+                for i, grain in enumerate(shape.grains)
             )
         ),
     ]
-    conditions += [table.c[dimension] == value for dimension, value in selection.filters.items()]
-    if selection.only_groups is not None and selection.group_by is not None:
+    conditions += [rollups.c[d] == bindparam(f"filter_{d}") for d in shape.filters]
+    if shape.only_groups and shape.group_by is not None:
         # Compared as an expression, the groups filter the few rows the window's range of
         # the index finds; as a column, PostgreSQL searched the index once per group and
         # period range, about twice as slow for a top 10 (bench/README.md).
-        column = table.c[selection.group_by].concat("")
-        conditions.append(column.in_(selection.only_groups))
+        column = rollups.c[shape.group_by].concat("")
+        conditions.append(column.in_(bindparam("groups", expanding=True)))
     return conditions
 
 
-def _raw_where(selection: Selection, *, tail: bool) -> list[ColumnElement[bool]]:
-    window = selection.window
-    start: ColumnElement[Any] = literal(window.start, events.c.ts.type)
+def _raw_where(shape: _Shape, *, tail: bool) -> list[ColumnElement[bool]]:
+    start: ColumnElement[Any] = bindparam("window_start", type_=events.c.ts.type)
     if tail:
         watermark = (
             select(rollup_watermark.c.rolled_before)
@@ -147,30 +197,29 @@ def _raw_where(selection: Selection, *, tail: bool) -> list[ColumnElement[bool]]
         )
         start = func.greatest(start, watermark)
     conditions: list[ColumnElement[bool]] = [
-        events.c.site_id == selection.site_id,
-        events.c.metric.in_(selection.metrics),
+        events.c.site_id == bindparam("site_id"),
+        events.c.metric.in_(bindparam("metrics", expanding=True)),
         events.c.ts >= start,
-        events.c.ts < window.end,
+        events.c.ts < bindparam("window_end", type_=events.c.ts.type),
     ]
     conditions += [
-        _dimension_value(events.c[dimension], dimension) == value
-        for dimension, value in selection.filters.items()
+        _dimension_value(events.c[d], d) == bindparam(f"filter_{d}") for d in shape.filters
     ]
-    if selection.only_groups is not None and selection.group_by is not None:
-        column = _dimension_value(events.c[selection.group_by], selection.group_by)
-        conditions.append(column.in_(selection.only_groups))
+    if shape.only_groups and shape.group_by is not None:
+        column = _dimension_value(events.c[shape.group_by], shape.group_by)
+        conditions.append(column.in_(bindparam("groups", expanding=True)))
     return conditions
 
 
-def _group_columns(table: Any, selection: Selection, *, raw: bool) -> list[ColumnElement[Any]]:
+def _group_columns(table: Any, shape: _Shape, *, raw: bool) -> list[ColumnElement[Any]]:
     columns: list[ColumnElement[Any]] = [table.c.metric.label("metric")]
-    if selection.group_by is not None:
-        column = table.c[selection.group_by]
+    if shape.group_by is not None:
+        column = table.c[shape.group_by]
         if raw:
-            column = _dimension_value(column, selection.group_by)
+            column = _dimension_value(column, shape.group_by)
         columns.append(column.label("grp"))
-    if selection.interval is not None:
-        size = selection.interval
+    if shape.interval is not None:
+        size = shape.interval
         if raw:
             seconds = f"(floor(extract(epoch FROM {table.name}.ts))::bigint / {size}) * {size}"
             columns.append(literal_column(seconds).label("slot"))
@@ -226,37 +275,51 @@ async def _read_rollups(
     """
     dialect = conn.dialect.name
     watermark = await _known_watermark(conn, selection.window)
-    counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
-    histogram = _sent_histogram(rollups.c.histogram, dialect).label("histogram")
-    rolled = select(
-        *_group_columns(rollups, selection, raw=False),
-        *counts,
-        *([histogram] if histograms else []),
-    ).where(*_rollup_where(rollups, selection, level, watermark))
-    query: Select[Any] = rolled
-    if dialect == "postgresql" and watermark < selection.window.end:
-        query = union_all(rolled, _tail(selection, histograms=histograms))  # type: ignore[assignment]
-    # Groups add up in SQL: Python gets one row per group, however many periods.
-    both = query.subquery()
-    groups = [both.c[column.name] for column in _group_columns(rollups, selection, raw=False)]
-    total = cast(func.sum(both.c["count"]), BigInteger)
-    query = (
-        select(
-            *groups,
-            total.label("count"),
-            *(cast(func.sum(both.c[name]), BigInteger).label(name) for name in _COUNT_COLUMNS[1:]),
-            *([_concatenated(both.c.histogram, dialect)] if histograms else []),
-        )
-        .group_by(*groups)
-        .having(total > 0)
+    ranges = _period_ranges(selection, level, watermark)
+    shape = _shape_of(
+        selection,
+        dialect,
+        grains=tuple(period_range.grain for period_range in ranges),
+        tail=dialect == "postgresql" and watermark < selection.window.end,
+        histograms=histograms,
     )
+    values = {**_values_of(selection, ranges), "level": level}
     found = _Rows()
-    for row in await conn.execute(query):
+    for row in await conn.execute(_rollup_statement(shape), values):
         key = _key_of(row, selection)
         found.tallies[key] = Tally(row.count, row.good, row.needs_improvement, row.poor)
         if histograms:
             found.histograms[key] = row.histogram
     return found
+
+
+@lru_cache(maxsize=512)
+def _rollup_statement(shape: _Shape) -> Select[Any]:
+    """The statement reading rollups of this shape (and the raw tail, if it has one)."""
+    counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
+    histogram = _sent_histogram(rollups.c.histogram, shape.dialect).label("histogram")
+    rolled = select(
+        *_group_columns(rollups, shape, raw=False),
+        *counts,
+        *([histogram] if shape.histograms else []),
+    ).where(*_rollup_where(shape))
+    query: Select[Any] = rolled
+    if shape.tail:
+        query = union_all(rolled, _tail(shape))  # type: ignore[assignment]
+    # Groups add up in SQL: Python gets one row per group, however many periods.
+    both = query.subquery()
+    groups = [both.c[column.name] for column in _group_columns(rollups, shape, raw=False)]
+    total = cast(func.sum(both.c["count"]), BigInteger)
+    return (
+        select(
+            *groups,
+            total.label("count"),
+            *(cast(func.sum(both.c[name]), BigInteger).label(name) for name in _COUNT_COLUMNS[1:]),
+            *([_concatenated(both.c.histogram, shape.dialect)] if shape.histograms else []),
+        )
+        .group_by(*groups)
+        .having(total > 0)
+    )
 
 
 async def rollup_cells(
@@ -275,9 +338,9 @@ async def rollup_cells(
     }
 
 
-def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
+def _tail(shape: _Shape) -> Select[Any]:
     """Raw rows past the watermark, shaped like rollup rows (PostgreSQL only)."""
-    groups = _group_columns(events, selection, raw=True)
+    groups = _group_columns(events, shape, raw=True)
     rating = literal_column(sql_rating_expression("events.value", "events.metric"))
     bucket = literal_column(sql_bucket_expression("events.value", "events.metric"))
     per_bucket = (
@@ -289,7 +352,7 @@ def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
             func.sum(case((rating == NEEDS_IMPROVEMENT, 1), else_=0)).label("needs_improvement"),
             func.sum(case((rating == POOR, 1), else_=0)).label("poor"),
         )
-        .where(*_raw_where(selection, tail=True))
+        .where(*_raw_where(shape, tail=True))
         .group_by(*groups, bucket)
         .subquery()
     )
@@ -302,7 +365,7 @@ def _tail(selection: Selection, *, histograms: bool) -> Select[Any]:
     return select(
         *(per_bucket.c[name] for name in names),
         *(func.sum(per_bucket.c[name]).label(name) for name in _COUNT_COLUMNS),
-        *([histogram.label("histogram")] if histograms else []),
+        *([histogram.label("histogram")] if shape.histograms else []),
     ).group_by(*(per_bucket.c[name] for name in names))
 
 
@@ -394,7 +457,8 @@ async def exact_stats(
     columns: list[ColumnElement[Any]] = [events.c.metric, events.c.value, events.c.ts]
     if group is not None:
         columns.append(_dimension_value(events.c[group], group).label("grp"))
-    query = select(*columns).where(*_raw_where(selection, tail=False))
+    shape = _shape_of(selection, conn.dialect.name)
+    query = select(*columns).where(*_raw_where(shape, tail=False)).params(_values_of(selection))
     values: dict[GroupKey, array[float]] = defaultdict(lambda: array("d"))
     interval = selection.interval
     async with stream_in_chunks(conn, query) as result:
