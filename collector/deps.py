@@ -1,4 +1,8 @@
-"""FastAPI dependency aliases, declared once so routes read like sentences."""
+"""FastAPI dependency aliases, declared once so routes read like sentences.
+
+Every dependency is a coroutine, however trivial: FastAPI runs a plain function in its
+thread pool, a hand-off to another thread and back on every request.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from collector.sites import service as sites_service
 from collector.sites.schemas import Site
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime the lifespan stored on the app."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -67,7 +71,7 @@ async def admin_credential(
 AdminCaller = Annotated[AdminCredential | None, Depends(admin_credential)]
 
 
-def is_admin(credential: AdminCaller) -> bool:
+async def is_admin(credential: AdminCaller) -> bool:
     """Whether the caller presents an admin token."""
     return credential is not None
 
@@ -107,7 +111,7 @@ async def require_site_token(request: Request, admin: IsAdmin, conn: Conn) -> Si
 SiteFromToken = Annotated[Site, Depends(require_site_token)]
 
 
-def lhci_build_token(request: Request) -> str | None:
+async def lhci_build_token(request: Request) -> str | None:
     """The Lighthouse CI build token of an ``x-lhci-build-token`` header, if any."""
     return request.headers.get("x-lhci-build-token") or None
 

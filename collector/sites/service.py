@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,6 +111,12 @@ async def find_sites_by_origin(*, conn: AsyncConnection, origin: str) -> list[Si
     return [site for site in map(_to_site, rows) if origin in site.origins]
 
 
+# Every read API call asks this first: built once, its values bound.
+_SITE_OR_READER = select(sites).where(
+    or_(sites.c.public_key == bindparam("key"), sites.c.read_token_hash == bindparam("token_hash"))
+)
+
+
 async def get_site_for_reader(*, conn: AsyncConnection, key: str, read_token: str) -> Site:
     """The site with public key ``key`` when ``read_token`` is its read token.
 
@@ -118,9 +124,7 @@ async def get_site_for_reader(*, conn: AsyncConnection, key: str, read_token: st
     learns nothing about sites it may not read; a token of no site is Unauthenticated.
     """
     token_hash = hash_token(read_token)
-    rows = await conn.execute(
-        select(sites).where(or_(sites.c.public_key == key, sites.c.read_token_hash == token_hash))
-    )
+    rows = await conn.execute(_SITE_OR_READER, {"key": key, "token_hash": token_hash})
     token_known = False
     for row in rows:
         matches = hmac.compare_digest(row.read_token_hash, token_hash)
