@@ -22,7 +22,6 @@ from collector.query.aggregates import (
     Selection,
     Tally,
     exact_stats,
-    rollup_percentiles,
     rollup_stats,
     rollup_tallies,
 )
@@ -142,7 +141,10 @@ async def break_down(
         tallies = await rollup_tallies(conn, selection, level)
         top = _ranked_by_count(tallies)[:limit]
         selection = selection.restricted_to([key[1] or "" for key in top])
-        percentiles = await rollup_percentiles(conn, selection, level, SUMMARY_FRACTIONS)
+        # Reads run outside a transaction: the top groups' counts are taken from the
+        # statement their percentiles come from, so a row's numbers agree with each other.
+        top_tallies, percentiles = await rollup_stats(conn, selection, level, SUMMARY_FRACTIONS)
+        tallies.update(top_tallies)
         source = "rollups"
     else:
         # Ranking by a percentile needs every group's histogram anyway: one read.
