@@ -228,12 +228,6 @@ def _group_columns(table: Any, shape: _Shape, *, raw: bool) -> list[ColumnElemen
     return columns
 
 
-def _key_of(row: Any, selection: Selection) -> GroupKey:
-    group = row.grp if selection.group_by is not None else None
-    slot = int(row.slot) if selection.interval is not None else None
-    return (row.metric, group, slot)
-
-
 # The newest watermark read through each engine. The watermark only moves forward, so a
 # window ending before it needs no second look (and no round trip to the database).
 _rolled_before: WeakKeyDictionary[Engine, datetime] = WeakKeyDictionary()
@@ -284,12 +278,17 @@ async def _read_rollups(
         histograms=histograms,
     )
     values = {**_values_of(selection, ranges), "level": level}
+    result = await conn.execute(_rollup_statement(shape), values)
+    # Rows are read by position, as the statement lays them out: the group's metric,
+    # value and slot (those it has), the four counts, the histograms (if asked).
+    grouped, sliced = shape.group_by is not None, shape.interval is not None
+    counts_at = 1 + grouped + sliced
     found = _Rows()
-    for row in await conn.execute(_rollup_statement(shape), values):
-        key = _key_of(row, selection)
-        found.tallies[key] = Tally(row.count, row.good, row.needs_improvement, row.poor)
+    for row in result:
+        key = (row[0], row[1] if grouped else None, int(row[counts_at - 1]) if sliced else None)
+        found.tallies[key] = Tally(*row[counts_at : counts_at + 4])
         if histograms:
-            found.histograms[key] = row.histogram
+            found.histograms[key] = row[counts_at + 4]
     return found
 
 
