@@ -29,6 +29,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    collate,
     func,
     literal,
     literal_column,
@@ -130,6 +131,7 @@ class _Shape:
     grains: tuple[int, ...] = ()  # the grain of each range of rollup periods, in order
     tail: bool = False
     histograms: bool = False
+    top: bool = False  # histograms only of the groups ranked first by count
 
 
 def _shape_of(selection: Selection, dialect: str, **rollup_parts: Any) -> _Shape:
@@ -260,12 +262,19 @@ class _Rows:
 
 
 async def _read_rollups(
-    conn: AsyncConnection, selection: Selection, level: int, *, histograms: bool
+    conn: AsyncConnection,
+    selection: Selection,
+    level: int,
+    *,
+    histograms: bool,
+    top: int | None = None,
 ) -> _Rows:
     """Counts (and histograms, if asked) per group, in one statement, one row per group.
 
-    On PostgreSQL the raw rows the roller has not reached yet are added, read in the
-    same snapshot as the rollups, so every observation is counted exactly once.
+    With ``top``, histograms come only for that many groups, the most observed first
+    (ties by group value, in code point order). On PostgreSQL the raw rows the roller
+    has not reached yet are added, read in the same snapshot as the rollups, so every
+    observation is counted exactly once.
     """
     dialect = conn.dialect.name
     watermark = await _known_watermark(conn, selection.window)
@@ -276,8 +285,9 @@ async def _read_rollups(
         grains=tuple(period_range.grain for period_range in ranges),
         tail=dialect == "postgresql" and watermark < selection.window.end,
         histograms=histograms,
+        top=top is not None,
     )
-    values = {**_values_of(selection, ranges), "level": level}
+    values = {**_values_of(selection, ranges), "level": level, "limit": top}
     result = await conn.execute(_rollup_statement(shape), values)
     # Rows are read by position, as the statement lays them out: the group's metric,
     # value and slot (those it has), the four counts, the histograms (if asked).
@@ -287,7 +297,7 @@ async def _read_rollups(
     for row in result:
         key = (row[0], row[1] if grouped else None, int(row[counts_at - 1]) if sliced else None)
         found.tallies[key] = Tally(*row[counts_at : counts_at + 4])
-        if histograms:
+        if histograms and row[counts_at + 4] is not None:
             found.histograms[key] = row[counts_at + 4]
     return found
 
@@ -296,28 +306,57 @@ async def _read_rollups(
 def _rollup_statement(shape: _Shape) -> Select[Any]:
     """The statement reading rollups of this shape (and the raw tail, if it has one)."""
     counts = [rollups.c[name].label(name) for name in _COUNT_COLUMNS]
-    histogram = _sent_histogram(rollups.c.histogram, shape.dialect).label("histogram")
     rolled = select(
         *_group_columns(rollups, shape, raw=False),
         *counts,
-        *([histogram] if shape.histograms else []),
+        *([rollups.c.histogram.label("histogram")] if shape.histograms else []),
     ).where(*_rollup_where(shape))
     query: Select[Any] = rolled
     if shape.tail:
         query = union_all(rolled, _tail(shape))  # type: ignore[assignment]
     # Groups add up in SQL: Python gets one row per group, however many periods.
-    both = query.subquery()
+    both = query.cte("found") if shape.top else query.subquery("found")
     groups = [both.c[column.name] for column in _group_columns(rollups, shape, raw=False)]
     total = cast(func.sum(both.c["count"]), BigInteger)
-    return (
+    totals = (
         select(
             *groups,
             total.label("count"),
             *(cast(func.sum(both.c[name]), BigInteger).label(name) for name in _COUNT_COLUMNS[1:]),
-            *([_concatenated(both.c.histogram, shape.dialect)] if shape.histograms else []),
+            *([_concatenated(both, shape.dialect)] if shape.histograms and not shape.top else []),
         )
         .group_by(*groups)
         .having(total > 0)
+    )
+    return _with_top_histograms(totals, both, shape) if shape.top else totals
+
+
+def _with_top_histograms(totals: Select[Any], found: Any, shape: _Shape) -> Select[Any]:
+    """Every group's counts, and the histograms of the ``limit`` most observed groups.
+
+    Ranked as ``service._ranked_by_count`` ranks (count, then the group value in code
+    point order: PostgreSQL's "C" collation, SQLite's BINARY), so histograms are sent
+    only for the groups that will be shown.
+    """
+    counted = totals.subquery("counted")
+    binary = "C" if shape.dialect == "postgresql" else "BINARY"
+    first = (
+        select(counted.c.metric, counted.c.grp)
+        .order_by(counted.c["count"].desc(), collate(counted.c.grp, binary))
+        .limit(bindparam("limit", type_=Integer))
+        .subquery("first")
+    )
+    same_group = and_(found.c.metric == first.c.metric, found.c.grp == first.c.grp)
+    shown = (
+        select(found.c.metric, found.c.grp, _concatenated(found, shape.dialect))
+        .select_from(found.join(first, same_group))
+        .group_by(found.c.metric, found.c.grp)
+        .subquery("shown")
+    )
+    return select(counted, shown.c.histogram).select_from(
+        counted.outerjoin(
+            shown, and_(counted.c.metric == shown.c.metric, counted.c.grp == shown.c.grp)
+        )
     )
 
 
@@ -358,9 +397,7 @@ def _tail(shape: _Shape) -> Select[Any]:
     names = [column.name for column in groups]
     shifted = cast(per_bucket.c.bucket, BigInteger).op("<<")(literal(SHIFT, Integer))
     packed = shifted + per_bucket.c["count"]
-    histogram = _sent_histogram(
-        func.array_agg(aggregate_order_by(packed, per_bucket.c.bucket)), "postgresql"
-    )
+    histogram = func.array_agg(aggregate_order_by(packed, per_bucket.c.bucket))
     return select(
         *(per_bucket.c[name] for name in names),
         *(func.sum(per_bucket.c[name]).label(name) for name in _COUNT_COLUMNS),
@@ -379,13 +416,33 @@ def _sent_histogram(histogram: ColumnElement[Any], dialect: str) -> ColumnElemen
     return cast(histogram, Text)
 
 
-def _concatenated(histograms: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+def _concatenated(found: Any, dialect: str) -> ColumnElement[Any]:
     """All of a group's histograms as one value: merging them is adding their entries."""
+    sent = _sent_histogram(found.c.histogram, dialect)
     if dialect == "postgresql":
-        joined = func.string_agg(histograms, literal(b"", LargeBinary), type_=LargeBinary)
+        joined = func.string_agg(sent, literal(b"", LargeBinary), type_=LargeBinary)
     else:
-        joined = func.group_concat(histograms, " ", type_=Text)
+        joined = func.group_concat(sent, " ", type_=Text)
     return joined.label("histogram")
+
+
+async def rollup_top_by_count(
+    conn: AsyncConnection,
+    selection: Selection,
+    level: int,
+    limit: int,
+    fractions: Sequence[float],
+) -> tuple[dict[GroupKey, Tally], dict[GroupKey, Percentiles]]:
+    """Counts of every group and percentiles of the ``limit`` most observed, in one statement.
+
+    One round trip and one snapshot: the ranking, the counts and the histograms agree.
+    """
+    if selection.group_by is None or selection.interval is not None:
+        raise ValueError("a top by count ranks the groups of one dimension, not time slots")
+    found = await _read_rollups(conn, selection, level, histograms=True, top=limit)
+    keys = list(found.histograms)
+    histograms = _bucket_counts(list(found.histograms.values()))
+    return found.tallies, percentiles_of_groups(keys, histograms, fractions, _mapping_of)
 
 
 async def rollup_stats(

@@ -23,7 +23,7 @@ from collector.query.aggregates import (
     Tally,
     exact_stats,
     rollup_stats,
-    rollup_tallies,
+    rollup_top_by_count,
 )
 from collector.query.levels import covering_level, supported_combinations
 from collector.query.schemas import (
@@ -130,7 +130,7 @@ async def break_down(
 ) -> Breakdown:
     """The top ``limit`` values of dimension ``by``: most observed, or worst ``order`` percentile.
 
-    Ranked by count, only the top groups' histograms are read.
+    Ranked by count, only the top groups' histograms are read (in the same statement).
     """
     selection = Selection(site.id, (metric,), window, dict(filters or {}), group_by=by)
     level = _rollup_level(selection, exact)
@@ -138,13 +138,9 @@ async def break_down(
         tallies, percentiles = await exact_stats(conn, selection, SUMMARY_FRACTIONS)
         source: Source = "raw"
     elif order == "count":
-        tallies = await rollup_tallies(conn, selection, level)
-        top = _ranked_by_count(tallies)[:limit]
-        selection = selection.restricted_to([key[1] or "" for key in top])
-        # Reads run outside a transaction: the top groups' counts are taken from the
-        # statement their percentiles come from, so a row's numbers agree with each other.
-        top_tallies, percentiles = await rollup_stats(conn, selection, level, SUMMARY_FRACTIONS)
-        tallies.update(top_tallies)
+        tallies, percentiles = await rollup_top_by_count(
+            conn, selection, level, limit, SUMMARY_FRACTIONS
+        )
         source = "rollups"
     else:
         # Ranking by a percentile needs every group's histogram anyway: one read.

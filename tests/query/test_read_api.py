@@ -124,6 +124,27 @@ async def test_breakdown_ranks_groups(client: httpx.AsyncClient, shop: CreatedSi
     assert worst["rows"][0]["p75"] == pytest.approx(exact["rows"][0]["p75"], rel=0.01)
 
 
+async def test_top_groups_by_count_break_ties_in_code_point_order(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # Equal counts everywhere: the top 3 are the first routes in code point order
+    # ("/Z" before "/a", "/f" before "/é", unlike a locale's collation), and each comes
+    # with its percentiles, read in the same statement as the ranking.
+    site = await make_site(engine, name="ties")
+    routes = ["/é", "/z", "/f", "/Z", "/a"]
+    records = [
+        event(site_id=site.id, ts=DAY + timedelta(hours=i), metric="LCP", value=800.0 + i, route=r)
+        for r in routes
+        for i in range(3)
+    ]
+    await store_events(engine, records)
+    query = f"breakdown?metric=LCP&by=page&limit=3&from={FROM}&to={TO}"
+    body = (await get(client, site, query)).json()
+    assert body["groups"] == len(routes)
+    assert [row["value"] for row in body["rows"]] == ["/Z", "/a", "/f"]
+    assert all(row["count"] == 3 and row["p75"] is not None for row in body["rows"])
+
+
 async def test_attribution_names_the_worst_elements(
     client: httpx.AsyncClient, shop: CreatedSite
 ) -> None:
