@@ -287,7 +287,9 @@ async def _read_rollups(
         histograms=histograms,
         top=top is not None,
     )
-    values = {**_values_of(selection, ranges), "level": level, "limit": top}
+    values = {**_values_of(selection, ranges), "level": level}
+    if top is not None:
+        values["limit"] = top
     result = await conn.execute(_rollup_statement(shape), values)
     # Rows are read by position, as the statement lays them out: the group's metric,
     # value and slot (those it has), the four counts, the histograms (if asked).
@@ -437,8 +439,8 @@ async def rollup_top_by_count(
 
     One round trip and one snapshot: the ranking, the counts and the histograms agree.
     """
-    if selection.group_by is None or selection.interval is not None:
-        raise ValueError("a top by count ranks the groups of one dimension, not time slots")
+    if selection.group_by is None or selection.interval is not None or len(selection.metrics) != 1:
+        raise ValueError("a top by count ranks the groups of one metric's dimension")
     found = await _read_rollups(conn, selection, level, histograms=True, top=limit)
     keys = list(found.histograms)
     histograms = _bucket_counts(list(found.histograms.values()))
