@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from collector.query.levels import PeriodRange, cover, grains_of
-from collector.query.packed import SENT_HEADER, SHIFT, entries_of, unpack
+from collector.query.packed import SENT_HEADER, entries_of, sql_pack_expression, unpack
 from collector.query.rollups import WATERMARK_ID, Cell, read_watermark
 from collector.query.sketch import (
     GOOD,
@@ -394,11 +394,10 @@ def _tail(shape: _Shape) -> Select[Any]:
         )
         .where(*_raw_where(shape, tail=True))
         .group_by(*groups, bucket)
-        .subquery()
+        .subquery("per_bucket")
     )
     names = [column.name for column in groups]
-    shifted = cast(per_bucket.c.bucket, BigInteger).op("<<")(literal(SHIFT, Integer))
-    packed = shifted + per_bucket.c["count"]
+    packed = literal_column(sql_pack_expression("per_bucket.bucket", "per_bucket.count"))
     histogram = func.array_agg(aggregate_order_by(packed, per_bucket.c.bucket))
     return select(
         *(per_bucket.c[name] for name in names),
@@ -442,9 +441,7 @@ async def rollup_top_by_count(
     if selection.group_by is None or selection.interval is not None or len(selection.metrics) != 1:
         raise ValueError("a top by count ranks the groups of one metric's dimension")
     found = await _read_rollups(conn, selection, level, histograms=True, top=limit)
-    keys = list(found.histograms)
-    histograms = _bucket_counts(list(found.histograms.values()))
-    return found.tallies, percentiles_of_groups(keys, histograms, fractions, _mapping_of)
+    return found.tallies, _percentiles_of(found, fractions)
 
 
 async def rollup_stats(
@@ -452,9 +449,13 @@ async def rollup_stats(
 ) -> tuple[dict[GroupKey, Tally], dict[GroupKey, Percentiles]]:
     """Exact counts and percentiles (≤ 1 % relative error) per group, from rollups."""
     found = await _read_rollups(conn, selection, level, histograms=True)
-    keys = list(found.histograms)
+    return found.tallies, _percentiles_of(found, fractions)
+
+
+def _percentiles_of(found: _Rows, fractions: Sequence[float]) -> dict[GroupKey, Percentiles]:
+    """Percentiles of each group whose histograms were read."""
     histograms = _bucket_counts(list(found.histograms.values()))
-    return found.tallies, percentiles_of_groups(keys, histograms, fractions, _mapping_of)
+    return percentiles_of_groups(list(found.histograms), histograms, fractions, _mapping_of)
 
 
 # SQLite's histograms are JSON objects of integers, {"bucket": count, ...}: with the
