@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
+from collector.allocator import keep_freed_memory_for_reuse
 from collector.budgets.field_regressions import check_forever as check_field_forever
 from collector.budgets.field_router import router as field_router
 from collector.budgets.lhci_router import router as lhci_router
@@ -108,6 +109,8 @@ def create_app_from_env() -> FastAPI:
     except InvalidSettings as exc:
         raise SystemExit(f"perfbeacon: {exc}") from None
     _tune_gc_for_serving()
+    if not keep_freed_memory_for_reuse():
+        logger.info("malloc_not_tuned", reason="not glibc: freed memory goes back at once")
     return app
 
 
