@@ -106,3 +106,56 @@ async def test_postgres_merges_add_bucket_by_bucket_and_drop_what_cancels() -> N
             assert summed == [pack(1, 3)]
         finally:
             await engine.dispose()
+
+
+async def test_postgres_keeps_hourly_and_multi_day_histograms_sent_as_they_change() -> None:
+    sent_of = f"substr(array_send(histogram), {SENT_HEADER + 1})"
+    check = (
+        f"SELECT grain, histogram_sent, {sent_of} AS computed FROM rollups ORDER BY grain, period"
+    )
+    async with postgres_schema() as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine, "0013")
+            async with engine.begin() as conn:
+                for grain in (3600, 86400, 172800):
+                    row = ROW.replace("3600, 0,", f"{grain}, 0,")
+                    await conn.execute(text(row + ":h)"), {"h": packed(HISTOGRAM)})
+            await upgrade(engine)
+            async with engine.begin() as conn:
+                before = (await conn.execute(text(check))).all()
+                await conn.execute(
+                    text(
+                        "UPDATE rollups SET histogram = perfbeacon_merge_histograms(histogram, :h)"
+                    ),
+                    {"h": packed({1: 2, 5000: 1})},
+                )
+                after = (await conn.execute(text(check))).all()
+            # Existing rows are filled in by the migration; daily rows are left out.
+            assert [(grain, sent is None) for grain, sent, _ in before] == [
+                (3600, False),
+                (86400, True),
+                (172800, False),
+            ]
+            for rows in (before, after):
+                assert all(sent in (None, computed) for _, sent, computed in rows)
+            entries, _ = entries_of([after[0].histogram_sent])
+            buckets, counts = unpack(entries)
+            assert dict(zip(buckets.tolist(), counts.tolist(), strict=True)) == {
+                **HISTOGRAM,
+                1: 3,
+                5000: 1,
+            }
+
+            await downgrade(engine, "0013")
+            async with engine.connect() as conn:
+                columns = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = 'rollups' "
+                        "AND column_name = 'histogram_sent'"
+                    )
+                )
+            assert columns == 0
+        finally:
+            await engine.dispose()
