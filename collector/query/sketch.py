@@ -64,9 +64,12 @@ class BucketMapping:
     # Added to the logarithmic index so that the floor lands on bucket 1; computed once,
     # as every value ingested and every percentile answered uses it.
     offset: int = field(init=False)
+    # ``value_of`` of buckets 0, 1, 2, ... as far as asked so far (see ``values_of``).
+    _table: list[np.ndarray] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "offset", 1 - math.ceil(math.log(self.floor) * INVERSE_LOG_GAMMA))
+        object.__setattr__(self, "_table", [np.zeros(1)])
 
     def bucket_of(self, value: float) -> int:
         """The bucket holding ``value`` (0 for zero or less)."""
@@ -81,6 +84,22 @@ class BucketMapping:
         if bucket <= ZERO_BUCKET:
             return 0.0
         return 2 * GAMMA ** (bucket - self.offset) / (GAMMA + 1)
+
+    def values_of(self, buckets: np.ndarray) -> np.ndarray:
+        """``value_of`` each bucket of an integer array: the same floats, read from a table.
+
+        A breakdown answers hundreds of groups' percentiles; computing each value in
+        Python cost more than finding the buckets. The table is built with ``value_of``
+        itself (not numpy's ``power``, which may round differently), once per 1,024
+        buckets past the highest asked so far.
+        """
+        table = self._table[0]
+        highest = int(buckets.max(initial=ZERO_BUCKET))
+        if highest >= len(table):
+            size = (highest // 1024 + 1) * 1024
+            table = np.array([self.value_of(bucket) for bucket in range(size)])
+            self._table[0] = table
+        return table[np.maximum(buckets, ZERO_BUCKET)]
 
 
 TIME_MAPPING = BucketMapping(floor=1e-3)
@@ -128,10 +147,10 @@ def percentiles_of_groups(
     merging the histograms one by one.
     """
     wanted = sorted(set(fractions))
-    answers: dict[Key, dict[float, float | None]] = {key: dict.fromkeys(wanted) for key in keys}
+    answers: dict[Key, dict[float, float | None]] = {}
     owners, buckets, counts = histograms
     if not buckets.size:
-        return answers
+        return {key: dict.fromkeys(wanted) for key in keys}
     low = int(buckets.min())
     width = int(buckets.max()) - low + 1
     per_slice = max(1, MAX_MATRIX_CELLS // width)
@@ -153,8 +172,9 @@ def percentiles_of_groups(
         group_keys = keys[first:last]
         values = _values_of_buckets(found, [mapping_of(key) for key in group_keys])
         for key, total, row in zip(group_keys, totals, values, strict=True):
-            if total > 0:
-                answers[key] = dict(zip(wanted, row, strict=True))
+            answers[key] = (
+                dict(zip(wanted, row, strict=True)) if total > 0 else dict.fromkeys(wanted)
+            )
     return answers
 
 
@@ -185,18 +205,14 @@ def _first_reaching(running: np.ndarray, ranks: np.ndarray) -> np.ndarray:
 
 
 def _values_of_buckets(found: np.ndarray, mappings: Sequence[BucketMapping]) -> list[list[float]]:
-    """``value_of`` each bucket in ``found`` (a row per group, whose mapping is given).
-
-    Few distinct buckets answer hundreds of groups' percentiles: each is computed once.
-    """
+    """``value_of`` each bucket in ``found`` (a row per group, whose mapping is given)."""
+    distinct = {id(mapping): mapping for mapping in mappings}
+    if len(distinct) == 1:
+        return mappings[0].values_of(found).tolist()
     values = np.empty(found.shape, np.float64)
-    rows_of: dict[BucketMapping, list[int]] = {}
-    for row, mapping in enumerate(mappings):
-        rows_of.setdefault(mapping, []).append(row)
-    for mapping, rows in rows_of.items():
-        distinct, where = np.unique(found[rows], return_inverse=True)
-        answered = np.array([mapping.value_of(bucket) for bucket in distinct.tolist()])
-        values[rows] = answered[where].reshape(len(rows), found.shape[1])
+    for mapping in distinct.values():
+        rows = [row for row, other in enumerate(mappings) if other is mapping]
+        values[rows] = mapping.values_of(found[rows])
     return values.tolist()
 
 

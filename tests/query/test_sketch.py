@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Callable
 from itertools import accumulate
 
 import numpy as np
@@ -123,17 +124,25 @@ groups = st.lists(st.lists(histograms, max_size=4), min_size=1, max_size=12)
 FRACTIONS = (0.01, 0.5, 0.75, 0.9, 0.99)
 
 
+def mapping_of_key(key: int) -> BucketMapping:
+    """Groups of times and of CLS mixed, as a summary of several metrics has them."""
+    return CLS_MAPPING if key % 3 == 2 else TIME_MAPPING
+
+
 @pytest.mark.parametrize("matrix_cells", [sketch.MAX_MATRIX_CELLS, 1])
+@pytest.mark.parametrize("mapping_of", [lambda _key: TIME_MAPPING, mapping_of_key])
 @given(group_histograms=groups)
 def test_groups_merged_at_once_answer_as_merged_one_by_one(
-    matrix_cells: int, group_histograms: list[list[dict[int, int]]]
+    matrix_cells: int,
+    mapping_of: Callable[[int], BucketMapping],
+    group_histograms: list[list[dict[int, int]]],
 ) -> None:
     keys = list(range(len(group_histograms)))
     # A limit of one cell builds the matrix one group at a time.
     default, sketch.MAX_MATRIX_CELLS = sketch.MAX_MATRIX_CELLS, matrix_cells
     try:
         answers = percentiles_of_groups(
-            keys, bucket_counts(group_histograms), FRACTIONS, lambda _key: TIME_MAPPING
+            keys, bucket_counts(group_histograms), FRACTIONS, mapping_of
         )
     finally:
         sketch.MAX_MATRIX_CELLS = default
@@ -142,7 +151,14 @@ def test_groups_merged_at_once_answer_as_merged_one_by_one(
         for part in parts:
             for bucket, n in part.items():
                 merged[bucket] = merged.get(bucket, 0) + n
-        assert answers[key] == merged_percentiles(merged, FRACTIONS)
+        assert answers[key] == merged_percentiles(merged, FRACTIONS, mapping_of(key))
+
+
+@given(st.lists(st.integers(min_value=-5, max_value=5000), max_size=40))
+def test_values_of_an_array_of_buckets_are_value_of_each(buckets: list[int]) -> None:
+    for mapping in (TIME_MAPPING, CLS_MAPPING, BucketMapping(floor=0.5)):
+        values = mapping.values_of(np.array(buckets, np.int64)).tolist()
+        assert values == [mapping.value_of(bucket) for bucket in buckets]
 
 
 def test_an_empty_histogram_has_no_percentiles() -> None:
@@ -177,7 +193,7 @@ def percentiles_of_one(counts: dict[int, int], fractions: list[float]) -> dict[f
 
 
 def merged_percentiles(
-    counts: dict[int, int], fractions: tuple[float, ...]
+    counts: dict[int, int], fractions: tuple[float, ...], mapping: BucketMapping = TIME_MAPPING
 ) -> dict[float, float | None]:
     """The reference: nearest-rank percentiles walking one merged histogram's buckets."""
     answers: dict[float, float | None] = dict.fromkeys(sorted(set(fractions)))
@@ -186,7 +202,7 @@ def merged_percentiles(
     for fraction in answers:
         if cumulative:
             position = bisect_left(cumulative, nearest_rank(fraction, cumulative[-1]))
-            answers[fraction] = TIME_MAPPING.value_of(kept[position][0])
+            answers[fraction] = mapping.value_of(kept[position][0])
     return answers
 
 
