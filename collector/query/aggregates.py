@@ -357,7 +357,8 @@ def _with_top_histograms(shape: _Shape) -> Select[Any]:
     point order: PostgreSQL's "C" collation, SQLite's BINARY), so histograms are read
     only for the groups that will be shown. The counts are taken from rows without
     their histograms: carried through the ranking, every row's histogram was copied
-    and most of them thrown away, about a third of the statement's time.
+    and most of them thrown away, about a third of the statement's time. The raw tail,
+    if any, is read twice, for the counts and for the histograms, in the same snapshot.
     """
     counted = _totals(_found(shape, histograms=False).subquery("found"), shape).cte("counted")
     binary = "C" if shape.dialect == "postgresql" else "BINARY"
@@ -433,10 +434,9 @@ def _histogram_columns(
 ) -> list[ColumnElement[Any]]:
     """A row's histogram as its group's concatenation reads it.
 
-    On PostgreSQL, the packed array and, where the row keeps one, the same already sent
-    (hourly and multi-day rollup rows, migration 0014): only the rows whose histograms
-    are concatenated pay for sending the others (a top N reads every group's counts but
-    few groups' histograms).
+    On PostgreSQL, the packed array and, where the row keeps one, its stored sent form
+    (hourly and multi-day rollup rows, migration 0014). Sending happens only in
+    ``_concatenated``, so rows whose histograms are not concatenated cost nothing for it.
     """
     if dialect != "postgresql":
         return [cast(histogram, Text).label("histogram")]
