@@ -151,10 +151,14 @@ def cover(
 
 def _cover(start: int, end: int, grains: tuple[int, ...]) -> list[PeriodRange]:
     ranges: list[PeriodRange] = []
+    coarsest = max(grains)
     position = start
     while position < end:
         grain = max(g for g in grains if position % g == 0 and position + g <= end)
         stop = position + grain
+        if grain == coarsest:
+            # Nothing coarser can start: every whole period left (a week of hours at once).
+            stop += (end - stop) // grain * grain
         # Take as many whole periods of this grain as fit before a coarser one could start.
         while stop + grain <= end and not _coarser_fits(stop, end, grain, grains):
             stop += grain

@@ -13,6 +13,7 @@ from collector.query.levels import (
     DAY,
     HOUR,
     LEVELS,
+    PeriodRange,
     cover,
     covering_level,
     dimensions_of,
@@ -89,6 +90,16 @@ def test_cover_is_exact_and_uses_coarse_periods(start_hours: int, hours: int) ->
     assert position == end
     hour_ranges = [r for r in ranges if r.grain == HOUR]
     assert sum(r.end - r.start for r in hour_ranges) <= 2 * (DAY - HOUR)
+
+
+@given(st.integers(0, 10**6), st.integers(1, 3000), st.sampled_from([(HOUR,), (DAY,), (HOUR, DAY)]))
+def test_cover_takes_the_coarsest_grain_in_one_range(
+    start_hours: int, hours: int, grains: tuple[int, ...]
+) -> None:
+    coarsest = max(grains)
+    start = start_hours * HOUR // coarsest * coarsest
+    end = start + hours * coarsest
+    assert cover(start, end, grains=grains) == [PeriodRange(coarsest, start, end)]
 
 
 def test_levels_cover_the_common_views_and_not_rare_ones() -> None:
