@@ -1,7 +1,7 @@
 """Keep each rollup histogram also as PostgreSQL sends it, for rows no longer rolled into.
 
 Reads send packed histograms in ``array_send``'s binary layout, and PostgreSQL builds
-that element by element: for a week of hourly site totals (34 k elements) or a week of
+that element by element: for a week of hourly site totals (33 k elements) or a week of
 every page (68 k), that was most of the statement's time. Hourly and compacted
 multi-day rows are written once or rarely after their period ends, so a stored copy of
 their sent form, without ``array_send``'s header, costs the roller little; reads then
