@@ -3,7 +3,7 @@
 A read merges a few hundred histograms in numpy: arrays of a few hundred kilobytes,
 allocated and freed on every request. glibc serves blocks that large with a fresh
 ``mmap`` each time (and trims freed heap back to the kernel), so every new array
-faulted its pages in again: a week's hourly series spent about 2 ms of its 3 ms of
+faulted its pages in again: a week's hourly series spent about 1.4 ms of its 2.1 ms of
 numpy work in page faults (bench/README.md). With the thresholds raised, those blocks
 come from the heap and are reused. The process keeps up to ``TRIM_THRESHOLD`` of
 freed memory instead of handing it back at once.
