@@ -33,7 +33,6 @@ from collector.query.schemas import (
     Source,
     Summary,
     Timeseries,
-    TimeseriesPoint,
 )
 from collector.query.timeutil import from_epoch
 from collector.query.windows import SNAP_SLACK, Window
@@ -93,28 +92,30 @@ async def timeseries(
         )
     selection = Selection(site.id, (metric,), window, dict(filters or {}), interval=interval)
     tallies, percentiles, source = await _statistics(conn, selection, (fraction,), exact)
-    series = []
+    points: list[dict[str, object]] = []
     for slot in range(window.start_seconds, window.end_seconds, interval):
         tally = tallies.get((metric, None, slot))
         value = percentiles.get((metric, None, slot), {}).get(fraction)
-        # Built without validation: the types are ours, and validating a week's
-        # 168 hourly points cost about as much as computing their percentiles.
-        series.append(
-            TimeseriesPoint.model_construct(
-                start=from_epoch(slot),
-                count=tally.count if tally else 0,
-                value=value if tally else None,
-            )
+        points.append(
+            {
+                "start": from_epoch(slot),
+                "count": tally.count if tally else 0,
+                "value": value if tally else None,
+            }
         )
-    return Timeseries(
-        site=site.key,
-        start=window.start,
-        end=window.end,
-        source=source,
-        metric=metric,
-        interval=_interval_name(interval),
-        percentile=round(fraction * 100, 6),
-        points=series,
+    # Points as plain dicts, validated with the answer in one call: a model per point
+    # cost twice as much for a week's 168 hours (``model_construct`` four times).
+    return Timeseries.model_validate(
+        {
+            "site": site.key,
+            "start": window.start,
+            "end": window.end,
+            "source": source,
+            "metric": metric,
+            "interval": _interval_name(interval),
+            "percentile": round(fraction * 100, 6),
+            "points": points,
+        }
     )
 
 
