@@ -390,14 +390,16 @@ async def rollup_cells(
 ) -> dict[GroupKey, Cell]:
     """Merged counts and histograms per group (for callers that need the buckets)."""
     found = await _read_rollups(conn, selection, level, histograms=True)
-    keys = list(found.tallies)
+    # Owners index the groups whose histograms were read, not every group counted.
+    keys = list(found.histograms)
     owners, buckets, counts = _bucket_counts(list(found.histograms.values()))
-    merged: list[dict[int, int]] = [{} for _ in keys]
+    merged: dict[GroupKey, dict[int, int]] = {key: {} for key in found.tallies}
     for owner, bucket, n in zip(owners.tolist(), buckets.tolist(), counts.tolist(), strict=True):
-        merged[owner][bucket] = merged[owner].get(bucket, 0) + int(n)
+        histogram = merged[keys[owner]]
+        histogram[bucket] = histogram.get(bucket, 0) + int(n)
     return {
-        key: Cell(tally.count, tally.good, tally.needs_improvement, tally.poor, histogram)
-        for (key, tally), histogram in zip(found.tallies.items(), merged, strict=True)
+        key: Cell(tally.count, tally.good, tally.needs_improvement, tally.poor, merged[key])
+        for key, tally in found.tallies.items()
     }
 
 
