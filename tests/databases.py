@@ -14,8 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from collector.storage.db import create_engine
+from collector.storage.migrate import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -47,6 +50,22 @@ async def postgres_schema() -> AsyncIterator[str]:
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@asynccontextmanager
+async def postgres_engine(
+    revision: str | None = "head", *, pool_size: int = 10, application_name: str = "perfbeacon"
+) -> AsyncIterator[AsyncEngine]:
+    """perfbeacon's engine on a fresh schema, migrated to ``revision`` (``None``: left
+    empty); disposed of, and the schema dropped, after."""
+    async with postgres_schema() as url:
+        engine = create_engine(url, pool_size=pool_size, application_name=application_name)
+        try:
+            if revision is not None:
+                await upgrade(engine, revision)
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 async def create_postgres_database() -> str:

@@ -19,10 +19,9 @@ from collector.query.levels import GRAINS, LEVELS
 from collector.query.roller import catch_up
 from collector.query.rollups import roll_up_batch
 from collector.storage.db import create_engine
-from collector.storage.migrate import upgrade
 from collector.storage.partitions import ensure_partitions
 from collector.storage.tables import rollups
-from tests.databases import postgres_admin_url, postgres_schema
+from tests.databases import postgres_admin_url, postgres_engine
 from tests.factories import make_event
 from tests.ingest.conftest import stored
 
@@ -274,9 +273,7 @@ async def test_a_database_that_stops_answering_gets_the_batch_spooled_in_time(
     must not hold beacons until TCP gives up: past the commit timeout the connection is
     cut, the batch spooled and acknowledged, and replayed once the database answers."""
     name = f"perfbeacon-writer-{uuid.uuid4().hex[:8]}"
-    async with postgres_schema() as url:
-        engine = create_engine(url, application_name=name)
-        await upgrade(engine)
+    async with postgres_engine(application_name=name) as engine:
         async with engine.begin() as conn:
             await ensure_partitions(conn, first_day=datetime.now(UTC).date(), days=1)
         spool = new_spool(tmp_path)
@@ -305,7 +302,6 @@ async def test_a_database_that_stops_answering_gets_the_batch_spooled_in_time(
         await writer.stop(timeout=30)
         spool.close()
         rows = await stored(engine)
-        await engine.dispose()
     assert sorted(r.metric_id for r in rows) == sorted(r.metric_id for r in [*first, *frozen])
 
 

@@ -15,11 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from collector.app import create_app
 from collector.config import Settings
 from collector.ingest.writer import EventWriter, Replacement, StorageUnavailable, WriterOverloaded
-from collector.storage.db import create_engine
-from collector.storage.migrate import upgrade
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
-from tests.databases import postgres_schema
+from tests.databases import postgres_engine
 from tests.factories import make_event
 from tests.ingest.conftest import stored
 
@@ -274,19 +272,14 @@ async def test_stop_commits_what_is_queued_then_refuses(engine: AsyncEngine) -> 
 
 @pytest.mark.postgres_only
 async def test_a_missing_partition_is_created_and_the_batch_retried() -> None:
-    async with postgres_schema() as url:
-        engine = create_engine(url)
+    async with postgres_engine() as engine:  # migrated, but no partition is made for today
+        writer = new_writer(engine)
+        await writer.start()
         try:
-            await upgrade(engine)  # no partition is made for today
-            writer = new_writer(engine)
-            await writer.start()
-            try:
-                await writer.write([make_event()])
-            finally:
-                await writer.stop()
-            assert len(await stored(engine)) == 1
+            await writer.write([make_event()])
         finally:
-            await engine.dispose()
+            await writer.stop()
+        assert len(await stored(engine)) == 1
 
 
 async def test_ready_is_503_while_the_writer_is_saturated(

@@ -20,10 +20,8 @@ from collector.query.rollups import (
     read_watermark,
 )
 from collector.query.timeutil import epoch_seconds
-from collector.storage.db import create_engine
-from collector.storage.migrate import upgrade
 from collector.storage.tables import ROLLUP_KEY, rollups
-from tests.databases import postgres_schema
+from tests.databases import postgres_engine
 from tests.factories import event, roll_up_to, set_watermark, store_events
 from tests.query.conftest import T0
 
@@ -83,43 +81,33 @@ async def expected_rollups(
 
 
 async def test_sql_roller_and_python_accumulator_agree() -> None:
-    async with postgres_schema() as url:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-            await set_watermark(engine, T0 - timedelta(days=1))
-            records = random_events(1, 1500)
-            await store_events(engine, records)
-            assert await stored_rollups(engine) == {}  # all left for the roller
-            await roll_up_to(engine, T0 + timedelta(days=1, hours=7))
-            # The rest arrives late, behind the watermark: the writer rolls it up itself.
-            late = random_events(1, 500)
-            await store_events(engine, late)
-            await roll_up_to(engine, T0 + timedelta(days=4))
-            assert await stored_rollups(engine) == await expected_rollups(engine, records + late)
-        finally:
-            await engine.dispose()
+    async with postgres_engine() as engine:
+        await set_watermark(engine, T0 - timedelta(days=1))
+        records = random_events(1, 1500)
+        await store_events(engine, records)
+        assert await stored_rollups(engine) == {}  # all left for the roller
+        await roll_up_to(engine, T0 + timedelta(days=1, hours=7))
+        # The rest arrives late, behind the watermark: the writer rolls it up itself.
+        late = random_events(1, 500)
+        await store_events(engine, late)
+        await roll_up_to(engine, T0 + timedelta(days=4))
+        assert await stored_rollups(engine) == await expected_rollups(engine, records + late)
 
 
 async def test_a_pass_moves_the_watermark_and_a_second_pass_does_nothing() -> None:
-    async with postgres_schema() as url:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-            await set_watermark(engine, T0)
-            await store_events(engine, random_events(2, 50))
-            until = T0 + timedelta(hours=3)
-            async with engine.begin() as conn:
-                first = await roll_up(conn, until=until)
-                assert (first.start, first.end) == (T0, until)
-                assert await read_watermark(conn, lock=False) == until
-            before = await stored_rollups(engine)
-            async with engine.begin() as conn:
-                second = await roll_up(conn, until=until)
-            assert second.start == second.end == until
-            assert await stored_rollups(engine) == before
-        finally:
-            await engine.dispose()
+    async with postgres_engine() as engine:
+        await set_watermark(engine, T0)
+        await store_events(engine, random_events(2, 50))
+        until = T0 + timedelta(hours=3)
+        async with engine.begin() as conn:
+            first = await roll_up(conn, until=until)
+            assert (first.start, first.end) == (T0, until)
+            assert await read_watermark(conn, lock=False) == until
+        before = await stored_rollups(engine)
+        async with engine.begin() as conn:
+            second = await roll_up(conn, until=until)
+        assert second.start == second.end == until
+        assert await stored_rollups(engine) == before
 
 
 async def test_events_behind_the_watermark_are_rolled_up_by_the_writer(
@@ -160,20 +148,15 @@ async def test_only_batches_with_older_records_need_the_writer_s_rollups(
 
 
 async def test_the_rolling_loop_reports_how_far_the_watermark_is_behind() -> None:
-    async with postgres_schema() as url:
-        engine = create_engine(url)
+    async with postgres_engine() as engine:
+        await set_watermark(engine, datetime.now(UTC) - timedelta(hours=2))
+        lags: asyncio.Queue[float] = asyncio.Queue()
+        rolling = asyncio.create_task(
+            roll_forever(engine, interval=timedelta(seconds=60), report_lag=lags.put_nowait)
+        )
         try:
-            await upgrade(engine)
-            await set_watermark(engine, datetime.now(UTC) - timedelta(hours=2))
-            lags: asyncio.Queue[float] = asyncio.Queue()
-            rolling = asyncio.create_task(
-                roll_forever(engine, interval=timedelta(seconds=60), report_lag=lags.put_nowait)
-            )
-            try:
-                lag = await asyncio.wait_for(lags.get(), timeout=30)
-            finally:
-                rolling.cancel()
-            # Caught up to the roller's own lag behind now, not two hours behind.
-            assert ROLL_LAG.total_seconds() <= lag < ROLL_LAG.total_seconds() + 30
+            lag = await asyncio.wait_for(lags.get(), timeout=30)
         finally:
-            await engine.dispose()
+            rolling.cancel()
+        # Caught up to the roller's own lag behind now, not two hours behind.
+        assert ROLL_LAG.total_seconds() <= lag < ROLL_LAG.total_seconds() + 30

@@ -21,12 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.query.roller import catch_up, roll_up
 from collector.query.rollups import RollupAccumulator
-from collector.storage.db import create_engine
-from collector.storage.migrate import upgrade
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EVENT_COLUMNS, EventRecord
 from collector.storage.tables import events
-from tests.databases import postgres_schema
+from tests.databases import postgres_engine
 from tests.factories import event, set_watermark
 from tests.query.test_roller import expected_rollups, stored_rollups
 
@@ -53,39 +51,34 @@ class Tally:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_batches_committed_during_roll_passes_count_exactly_once(seed: int) -> None:
-    async with postgres_schema() as url:
-        engine = create_engine(url, pool_size=WRITERS + 2)
-        try:
-            await upgrade(engine)
-            start = datetime.now(UTC)
-            await set_watermark(engine, start - timedelta(seconds=30))
-            async with engine.begin() as conn:
-                await ensure_partitions(conn, first_day=(start - timedelta(days=1)).date(), days=3)
-            # Each writer re-reports only its own ids: one writer owns a metric id, as one
-            # collector process's writer does.
-            latest: list[dict[str, EventRecord]] = [{} for _ in range(WRITERS)]
-            tally = Tally()
-            stop = asyncio.Event()
-            roller = asyncio.create_task(_roll_until(engine, stop, tally, random.Random(seed)))
-            rngs = [random.Random(seed * 100 + writer) for writer in range(WRITERS)]
-            await asyncio.gather(
-                *(
-                    _write_batches(engine, owned, tally, rng)
-                    for owned, rng in zip(latest, rngs, strict=True)
-                )
+    async with postgres_engine(pool_size=WRITERS + 2) as engine:
+        start = datetime.now(UTC)
+        await set_watermark(engine, start - timedelta(seconds=30))
+        async with engine.begin() as conn:
+            await ensure_partitions(conn, first_day=(start - timedelta(days=1)).date(), days=3)
+        # Each writer re-reports only its own ids: one writer owns a metric id, as one
+        # collector process's writer does.
+        latest: list[dict[str, EventRecord]] = [{} for _ in range(WRITERS)]
+        tally = Tally()
+        stop = asyncio.Event()
+        roller = asyncio.create_task(_roll_until(engine, stop, tally, random.Random(seed)))
+        rngs = [random.Random(seed * 100 + writer) for writer in range(WRITERS)]
+        await asyncio.gather(
+            *(
+                _write_batches(engine, owned, tally, rng)
+                for owned, rng in zip(latest, rngs, strict=True)
             )
-            stop.set()
-            await roller
-            await catch_up(engine, until=datetime.now(UTC) + timedelta(hours=1), lag=timedelta(0))
+        )
+        stop.set()
+        await roller
+        await catch_up(engine, until=datetime.now(UTC) + timedelta(hours=1), lag=timedelta(0))
 
-            final = [record for owned in latest for record in owned.values()]
-            assert await stored_rollups(engine) == await expected_rollups(engine, final)
-            # Not vacuous: passes ran beside the writers, and both kinds of batch occurred.
-            assert tally.passes_that_rolled >= 5
-            assert tally.batches_applied_by_writer >= 1
-            assert tally.batches_left_to_roller >= WRITERS * BATCHES_PER_WRITER // 3
-        finally:
-            await engine.dispose()
+        final = [record for owned in latest for record in owned.values()]
+        assert await stored_rollups(engine) == await expected_rollups(engine, final)
+        # Not vacuous: passes ran beside the writers, and both kinds of batch occurred.
+        assert tally.passes_that_rolled >= 5
+        assert tally.batches_applied_by_writer >= 1
+        assert tally.batches_left_to_roller >= WRITERS * BATCHES_PER_WRITER // 3
 
 
 async def _roll_until(

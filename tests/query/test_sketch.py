@@ -27,8 +27,7 @@ from collector.query.sketch import (
     percentiles_of_groups,
     sql_bucket_expression,
 )
-from collector.storage.db import create_engine
-from tests.databases import postgres_schema
+from tests.databases import postgres_engine
 
 times = st.floats(min_value=TIME_MAPPING.floor, max_value=1e9, allow_nan=False)
 shifts = st.floats(min_value=CLS_MAPPING.floor, max_value=1e3, allow_nan=False)
@@ -217,23 +216,18 @@ def test_mapping_offsets_put_the_floor_on_bucket_one() -> None:
 async def test_postgres_computes_the_same_buckets_as_python() -> None:
     values = [0.0, 1e-7, 1e-6, 1e-3, 0.0011, 0.05, 0.1, 0.25, 1.0, 2500.0, 4000.0, 123456.789]
     values += bucket_edges(TIME_MAPPING, range(2, 1500)) + bucket_edges(CLS_MAPPING, range(2, 1200))
-    async with postgres_schema() as url:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                for metric, mapping in (("LCP", TIME_MAPPING), ("CLS", CLS_MAPPING)):
-                    expression = sql_bucket_expression("v", "m")
-                    rows = await conn.execute(
-                        text(
-                            f"SELECT v, {expression} FROM unnest(CAST(:vs AS float8[])) AS v, "
-                            "(SELECT CAST(:m AS text) AS m) AS metric"
-                        ),
-                        {"vs": values, "m": metric},
-                    )
-                    for value, bucket in rows:
-                        assert bucket == mapping.bucket_of(value), (metric, value)
-        finally:
-            await engine.dispose()
+    async with postgres_engine(None) as engine, engine.connect() as conn:
+        for metric, mapping in (("LCP", TIME_MAPPING), ("CLS", CLS_MAPPING)):
+            expression = sql_bucket_expression("v", "m")
+            rows = await conn.execute(
+                text(
+                    f"SELECT v, {expression} FROM unnest(CAST(:vs AS float8[])) AS v, "
+                    "(SELECT CAST(:m AS text) AS m) AS metric"
+                ),
+                {"vs": values, "m": metric},
+            )
+            for value, bucket in rows:
+                assert bucket == mapping.bucket_of(value), (metric, value)
 
 
 @given(

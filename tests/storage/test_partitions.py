@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.storage.db import create_engine
 from collector.storage.maintenance import maintain_once
-from collector.storage.migrate import upgrade
 from collector.storage.partitions import (
     apply_retention,
     ensure_partitions,
@@ -19,7 +17,7 @@ from collector.storage.partitions import (
     partition_name,
 )
 from collector.storage.tables import events
-from tests.databases import postgres_schema
+from tests.databases import postgres_engine
 
 DAY_ONE = date(2026, 3, 1)
 DAY_TWO = date(2026, 3, 2)
@@ -46,11 +44,8 @@ def event_at(ts: datetime, metric_id: str) -> dict[str, object]:
 
 @pytest.fixture
 async def pg_engine() -> AsyncIterator[AsyncEngine]:
-    async with postgres_schema() as url:
-        engine = create_engine(url)
-        await upgrade(engine)
+    async with postgres_engine() as engine:
         yield engine
-        await engine.dispose()
 
 
 async def test_events_of_two_days_land_in_two_partitions_and_retention_drops_the_old(
