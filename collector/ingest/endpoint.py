@@ -98,8 +98,9 @@ class VitalsEndpoint:
         cors: list[tuple[bytes, bytes]],
     ) -> None:
         if headers.media_type not in _ACCEPTED_TYPES:
+            sent = headers.content_type[:100].decode("latin-1")
             raise UnsupportedMediaType(
-                f"send the beacon as text/plain or application/json, not {headers.content_type!r}"
+                f"send the beacon as text/plain or application/json, not '{sent}'"
             )
         if headers.content_length is not None and headers.content_length > MAX_BODY_BYTES:
             raise TooLarge(f"the body is over {MAX_BODY_BYTES} bytes")

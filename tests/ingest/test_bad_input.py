@@ -119,7 +119,9 @@ async def test_wrong_content_type_is_a_415(client: httpx.AsyncClient, site: Crea
         client, [GOOD], key=site.key, content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert error["message"].endswith(" not 'application/x-www-form-urlencoded'")
 
 
 async def test_json_and_typeless_bodies_are_accepted(
