@@ -46,15 +46,25 @@ class Vital:
             return Rating.NEEDS_IMPROVEMENT
         return Rating.POOR
 
-    def format(self, value: float | None) -> str:
-        """``value`` for people: ms under a second, seconds above, CLS with two decimals."""
+    def format(self, value: float | None, extra_digits: int = 0) -> str:
+        """``value`` for people: ms under a second, seconds above, CLS with two decimals
+        (each with ``extra_digits`` more)."""
         if value is None:
             return "–"
         if self.unit != "ms":
-            return f"{value:.2f}"
+            return f"{value:.{2 + extra_digits}f}"
         if value < 1000:
-            return f"{value:.0f} ms"
-        return f"{value / 1000:.2f} s"
+            return f"{value:.{extra_digits}f} ms"
+        return f"{value / 1000:.{2 + extra_digits}f} s"
+
+    def format_change(self, before: float | None, after: float | None) -> str:
+        """``before → after``, with as many more digits (two at most) as it takes for a
+        flagged change not to read as "0.03 → 0.03"."""
+        for extra_digits in range(3):
+            shown = self.format(before, extra_digits), self.format(after, extra_digits)
+            if shown[0] != shown[1]:
+                break
+        return f"{shown[0]} → {shown[1]}"
 
 
 VITALS: dict[str, Vital] = {
