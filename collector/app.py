@@ -24,7 +24,7 @@ from collector.budgets.lhci_router import router as lhci_router
 from collector.budgets.retention import prune_forever
 from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
-from collector.http_errors import install_error_handlers
+from collector.http_errors import RefuseNulInUrl, install_error_handlers
 from collector.ingest import useragent
 from collector.ingest.endpoint import VITALS_PATH, VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
@@ -96,6 +96,7 @@ def create_app(
     _add_middleware(app, settings)
     # Outside GZip and CORS: the beacon hot path pays for neither.
     app.add_middleware(VitalsEndpoint)
+    app.add_middleware(RefuseNulInUrl)
     # Telemetry must stay the last one added (outermost): it times everything
     # beneath it, /api/vitals included.
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry, exact_routes=EXACT_ROUTES)

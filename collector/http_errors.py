@@ -8,7 +8,9 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.errors import (
     Conflict,
@@ -52,6 +54,11 @@ _CODE_BY_STATUS = {
     429: "rate_limited",
     503: "unavailable",
 }
+
+# PostgreSQL cannot hold a NUL character in text (22021) or jsonb (22P05).
+_UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})
+_NUL_IN_BODY = "text with a NUL character (\\u0000) cannot be stored"
+_NUL_IN_URL = "the URL has a NUL character (%00); no path or parameter may hold one"
 
 logger = structlog.get_logger(__name__)
 
@@ -107,6 +114,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", summary or "invalid request", problems)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_STATES:
+        return error_response(400, "invalid_input", _NUL_IN_BODY)
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled_error", path=request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error; the event was logged")
@@ -117,4 +131,28 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PerfbeaconError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+class RefuseNulInUrl:
+    """Answers 400 to a URL with a NUL character, before any route sees it.
+
+    Path and query values become lookups in the database, and PostgreSQL fails on a
+    NUL in text; refusing here covers every route, the dashboard and sockets alike.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"]
+        ):
+            if scope["type"] == "websocket":
+                # Closing before accepting is how ASGI refuses a handshake (403).
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await error_response(400, "invalid_input", _NUL_IN_URL)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
