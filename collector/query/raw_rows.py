@@ -1,7 +1,7 @@
 """The WHERE clause of a raw-row read: one site, some metrics, a window, dimension filters.
 
 Services that read raw rows (attribution, distributions of uncovered filters, recent
-beacons) share it, so a filter means the same thing everywhere.
+beacons, exports) share it, so a filter means the same thing everywhere.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ def dimension_value(dimension: str) -> ColumnElement[Any]:
 def raw_conditions(
     *,
     site_id: int,
-    metrics: Sequence[str],
+    metrics: Sequence[str] | None,
     window: Window,
     filters: Mapping[str, str] | None = None,
 ) -> list[ColumnElement[bool]]:
-    """Conditions selecting a site's rows of ``metrics`` in ``window`` matching ``filters``."""
+    """Conditions selecting a site's rows of ``metrics`` (None: all) in ``window``, filtered."""
     conditions: list[ColumnElement[bool]] = [
         events.c.site_id == site_id,
-        events.c.metric.in_(metrics),
         events.c.ts >= window.start,
         events.c.ts < window.end,
     ]
+    if metrics is not None:
+        conditions.append(events.c.metric.in_(metrics))
     conditions += [dimension_value(name) == value for name, value in (filters or {}).items()]
     return conditions

@@ -234,9 +234,13 @@ async def performance_score(
 
 
 @router.get("/export.csv", response_class=StreamingResponse, responses=_streamed("text/csv"))
-async def export_csv(site: SiteReader, runtime: RuntimeDep, window: WindowDep) -> StreamingResponse:
-    """Raw events of the window as CSV, streamed."""
-    chunks = export.export_csv(runtime.engine, site_id=site.id, window=window.resolve())
+async def export_csv(
+    site: SiteReader, runtime: RuntimeDep, window: WindowDep, filters: Filters
+) -> StreamingResponse:
+    """Raw events of the window matching the filters as CSV, streamed."""
+    chunks = export.export_csv(
+        runtime.engine, site_id=site.id, window=window.resolve(), filters=filters
+    )
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",
@@ -248,8 +252,10 @@ async def export_csv(site: SiteReader, runtime: RuntimeDep, window: WindowDep) -
     "/export.ndjson", response_class=StreamingResponse, responses=_streamed("application/x-ndjson")
 )
 async def export_ndjson(
-    site: SiteReader, runtime: RuntimeDep, window: WindowDep
+    site: SiteReader, runtime: RuntimeDep, window: WindowDep, filters: Filters
 ) -> StreamingResponse:
-    """Raw events of the window as newline-delimited JSON, streamed."""
-    chunks = export.export_ndjson(runtime.engine, site_id=site.id, window=window.resolve())
+    """Raw events of the window matching the filters as newline-delimited JSON, streamed."""
+    chunks = export.export_ndjson(
+        runtime.engine, site_id=site.id, window=window.resolve(), filters=filters
+    )
     return StreamingResponse(chunks, media_type="application/x-ndjson")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -176,6 +178,86 @@ async def test_export_streams_csv_and_ndjson(client: httpx.AsyncClient, shop: Cr
     lines = (await get(client, shop, f"export.ndjson?from={FROM}&to={TO}")).text.splitlines()
     assert len(lines) == 120
     assert {json.loads(line)["metric"] for line in lines} == {"LCP", "CLS"}
+
+
+@pytest.fixture
+async def varied(engine: AsyncEngine) -> CreatedSite:
+    """A site with one LCP report per combination of two values of each dimension."""
+    site = await make_site(engine, name="varied")
+    values = itertools.product(
+        ("/", "/product/:id"), ("mobile", "desktop"), ("chrome", "firefox"),
+        ("de", None), ("4g", "wifi"), ("navigate", "reload"),
+    )  # fmt: skip
+    records = [
+        event(site_id=site.id, ts=DAY + timedelta(minutes=20 * i), route=route, device=device,
+              browser=browser, country=country, connection=connection, navigation_type=navigation)
+        for i, (route, device, browser, country, connection, navigation) in enumerate(values)
+    ]  # fmt: skip
+    await store_events(engine, records)
+    return site
+
+
+async def exported(
+    client: httpx.AsyncClient, site: CreatedSite, suffix: str, filters: dict[str, str]
+) -> list[dict[str, object]]:
+    """The rows of an export of the test window with ``filters``, parsed."""
+    query = urlencode({"from": FROM, "to": TO, **filters})
+    response = await get(client, site, f"export.{suffix}?{query}")
+    assert response.status_code == 200
+    if suffix == "csv":
+        return list(csv.DictReader(io.StringIO(response.text)))
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "ndjson"])
+@pytest.mark.parametrize(
+    ("name", "value", "column"),
+    [
+        ("page", "/product/:id", "route"),
+        ("route", "/", "route"),
+        ("device", "mobile", "device"),
+        ("browser", "firefox", "browser"),
+        ("country", "de", "country"),
+        ("connection", "wifi", "connection"),
+        ("navigation_type", "reload", "navigation_type"),
+    ],
+)
+async def test_each_filter_narrows_the_export(
+    client: httpx.AsyncClient, varied: CreatedSite, suffix: str, name: str, value: str, column: str
+) -> None:
+    assert len(await exported(client, varied, suffix, {})) == 64
+    rows = await exported(client, varied, suffix, {name: value})
+    assert len(rows) == 32
+    assert {row[column] for row in rows} == {value}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "ndjson"])
+async def test_export_filters_combine(
+    client: httpx.AsyncClient, varied: CreatedSite, suffix: str
+) -> None:
+    filters = {"page": "/product/:id", "device": "mobile", "country": "de", "browser": "chrome"}
+    rows = await exported(client, varied, suffix, filters)
+    assert len(rows) == 4
+    for row in rows:
+        assert (row["route"], row["device"], row["country"], row["browser"]) == (
+            "/product/:id", "mobile", "de", "chrome",
+        )  # fmt: skip
+    assert await exported(client, varied, suffix, {**filters, "route": "/product/:id"}) == rows
+
+
+@pytest.mark.parametrize("suffix", ["csv", "ndjson"])
+@pytest.mark.parametrize(
+    "query",
+    ["page=/&route=/product/:id", "country=deu", f"device={'x' * 17}", f"page={'/' * 513}"],
+)
+async def test_a_bad_export_filter_gets_the_same_4xx_as_summary(
+    client: httpx.AsyncClient, shop: CreatedSite, suffix: str, query: str
+) -> None:
+    expected = await get(client, shop, f"summary?{query}")
+    assert 400 <= expected.status_code < 500
+    response = await get(client, shop, f"export.{suffix}?{query}")
+    assert response.status_code == expected.status_code
+    assert response.json()["error"] == expected.json()["error"]
 
 
 async def test_a_read_token_is_required(client: httpx.AsyncClient, shop: CreatedSite) -> None:
