@@ -22,6 +22,8 @@ import yaml
 from collector.errors import InvalidInput
 
 NODE_TIMEOUT_SECONDS = 30
+# The parsers recurse once per level and raise RecursionError past Python's limit.
+TOO_DEEP = "nested too deeply to read"
 _EXPORTS = re.compile(r"module\.exports\s*=\s*", re.MULTILINE)
 _NODE_PRINT = (
     "process.stdout.write(JSON.stringify(require(require('path').resolve(process.argv[1]))))"
@@ -41,10 +43,14 @@ def read_document(path: Path) -> Any:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise InvalidInput(f"{path}: not valid YAML ({_one_line(exc)})") from None
+        except RecursionError:
+            raise InvalidInput(f"{path}: {TOO_DEEP}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: {TOO_DEEP}") from None
 
 
 def _read_javascript(path: Path) -> Any:
@@ -71,6 +77,8 @@ def _run_node(node: str, path: Path) -> Any:
         return json.loads(done.stdout or "null")
     except json.JSONDecodeError:
         raise InvalidInput(f"{path}: module.exports is not JSON-serialisable") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: {TOO_DEEP}") from None
 
 
 def parse_literal_exports(text: str, *, source: str) -> Any:
@@ -89,6 +97,8 @@ def parse_literal_exports(text: str, *, source: str) -> Any:
             f"{source}: node is not installed and module.exports is not a plain literal "
             f"({_one_line(exc)}); install node or use lighthouserc.json"
         ) from None
+    except RecursionError:
+        raise InvalidInput(f"{source}: {TOO_DEEP}") from None
 
 
 def _one_line(exc: Exception) -> str:

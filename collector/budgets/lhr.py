@@ -30,6 +30,9 @@ def parse_lhr_text(text: str | bytes, *, source: str) -> LHR:
         data = _decoder.decode(text)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"{source}: not valid JSON ({exc})") from None
+    except RecursionError:
+        # msgspec raises it for nesting past its depth limit.
+        raise InvalidInput(f"{source}: nested too deeply to read") from None
     return validate_lhr(data, source=source)
 
 

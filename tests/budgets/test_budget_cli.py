@@ -31,6 +31,11 @@ module.exports = {
 """
 
 
+# Far deeper than Python's recursion limit, as JSON and as YAML.
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+DEEP_YAML = "ci:\n  assert:\n    x: " + "[" * 3000 + "]" * 3000 + "\n"
+
+
 def lighthouseci(tmp_path: Path, prefix: str) -> Path:
     """A .lighthouseci directory with the three runs of one URL."""
     saved = tmp_path / ".lighthouseci"
@@ -232,6 +237,13 @@ def test_bundle_budgets_on_a_dist_directory(tmp_path: Path) -> None:
             ["--config", "field.json"],
             "field.json: unknown option(s) budgets",
         ),
+        (
+            {"rc.json": {"ci": {"assert": {"preset": "lighthouse:all"}}}, "deep.json": DEEP_JSON},
+            ["--lhr", "deep.json", "--config", "rc.json"],
+            "deep.json: nested too deeply to read",
+        ),
+        ({"deep.json": DEEP_JSON}, ["--config", "deep.json"], "deep.json: nested too deeply"),
+        ({"deep.yml": DEEP_YAML}, ["--config", "deep.yml"], "deep.yml: nested too deeply"),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(

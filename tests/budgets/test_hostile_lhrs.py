@@ -6,11 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.budgets.assert_config import evaluate_assertions
-from collector.budgets.lhr import summarize, validate_lhr
+from collector.budgets.lhr import parse_lhr_text, summarize, validate_lhr
 from collector.budgets.regressions import samples_from_summaries
 from collector.budgets.statistics import compute_statistics
 from collector.errors import InvalidInput
@@ -74,3 +75,9 @@ def test_hostile_values_give_a_verdict_or_invalid_input(
     summaries = [summarize(one) for one in lhrs]
     assert compute_statistics(summaries)
     assert samples_from_summaries(summaries, ["interactive"])
+
+
+def test_nesting_past_the_decoders_limit_is_invalid_input() -> None:
+    # LHCI uploads send the LHR as a string, so the request body itself is flat.
+    with pytest.raises(InvalidInput, match="lhr: nested too deeply to read"):
+        parse_lhr_text("[" * 100_000 + "]" * 100_000, source="lhr")
