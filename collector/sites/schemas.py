@@ -28,31 +28,64 @@ def validate_site_name(name: str) -> str:
     return name
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_MAX_HOST_LENGTH = 253  # DNS
+
+
 def normalize_origin(origin: str) -> str:
     """An origin as browsers send it (``https://host[:port]``), or InvalidInput.
 
     A trailing slash is tolerated; a path, query, fragment or credentials are not,
-    because the browser's ``Origin`` header never carries them.
+    because the browser's ``Origin`` header never carries them. The host is written
+    as browsers write it: lower case, in ASCII (``xn--`` for international names),
+    IPv6 in brackets, and the scheme's default port left out; otherwise a site made
+    with ``https://Shop.example:443`` would refuse every beacon its pages send.
     """
-    parts = urlsplit(origin.strip())
-    problem = None
-    if parts.scheme not in ("http", "https"):
-        problem = "the scheme must be http or https"
-    elif not parts.hostname:
-        problem = "a host is missing"
-    elif parts.username or parts.password:
-        problem = "credentials are not allowed"
-    elif parts.path not in ("", "/") or parts.query or parts.fragment:
-        problem = "an origin has no path, query or fragment"
-    else:
-        try:
-            port = parts.port
-        except ValueError:
-            problem = "the port is not a number between 0 and 65535"
-    if problem is not None:
-        raise InvalidInput(f"bad origin {origin[:200]!r}: {problem}", details={"field": "origins"})
-    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
-    return f"{parts.scheme}://{netloc}"
+    try:
+        return _canonical_origin(origin.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            f"bad origin {origin[:200]!r}: {exc}", details={"field": "origins"}
+        ) from None
+
+
+def _canonical_origin(origin: str) -> str:
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a URL with a valid host and port (0-65535)") from None
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise ValueError("the scheme must be http or https")
+    if not parts.hostname:
+        raise ValueError("a host is missing")
+    if parts.username or parts.password:
+        raise ValueError("credentials are not allowed")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("an origin has no path, query or fragment")
+    host = _ascii_host(parts.hostname)
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+def _ascii_host(hostname: str) -> str:
+    if ":" in hostname:  # an IPv6 address; urlsplit has checked its brackets
+        return f"[{hostname}]"
+    if len(hostname) > _MAX_HOST_LENGTH:
+        raise ValueError(f"the host is longer than {_MAX_HOST_LENGTH} characters")
+    try:
+        return hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("the host is not a valid domain name") from None
+
+
+def stored_origin(origin: str) -> str:
+    """An origin read back from storage, in today's canonical form where it has one."""
+    try:
+        return _canonical_origin(origin)
+    except ValueError:
+        return origin
 
 
 def _pydantic_origin(origin: str) -> str:

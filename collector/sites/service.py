@@ -18,6 +18,7 @@ from collector.sites.schemas import (
     Site,
     SitePolicy,
     normalize_origin,
+    stored_origin,
     validate_site_name,
 )
 from collector.storage.tables import sites
@@ -90,7 +91,7 @@ def _to_site(row: Row[tuple[object, ...]]) -> Site:
         id=row.id,
         name=row.name,
         key=row.public_key,
-        origins=list(row.origins),
+        origins=list(dict.fromkeys(stored_origin(origin) for origin in row.origins)),
         created_at=row.created_at,
         rate_limit_per_minute=row.rate_limit_per_minute,
         kept_query_params=list(row.kept_query_params or ()),
