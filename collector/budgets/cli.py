@@ -144,6 +144,9 @@ def check(
         _fail(f"--format must be one of {', '.join(report_format.FORMATS)}")
     if (server is None) != (token is None):
         _fail("--server and --token go together")
+    if server is not None and token is not None:
+        server = _server_url(server)
+        _check_token(token)
     try:
         documents = read_documents(config or [])
         if not documents and server is None:
@@ -164,6 +167,23 @@ def check(
     print(report_format.render(report, fmt))
     if report["verdict"] == "fail":
         raise typer.Exit(EXIT_FAILED)
+
+
+def _server_url(server: str) -> str:
+    """``--server`` as a base URL, or exit 2 saying what is wrong with it."""
+    try:
+        url = httpx.URL(server)
+    except httpx.InvalidURL as exc:
+        _fail(f"--server {server[:200]!r} is not a URL: {exc}")
+    if url.scheme not in ("http", "https") or not url.host:
+        _fail(f"--server {server[:200]!r}: give the base URL, e.g. https://perfbeacon.example")
+    return server
+
+
+def _check_token(token: str) -> None:
+    # HTTP headers carry ASCII only; anything else cannot be a perfbeacon token anyway.
+    if not token.isascii() or not token.isprintable() or not token.strip():
+        _fail("--token: a read token is printable ASCII, as printed by perfbeacon site create")
 
 
 def _check_offline(
@@ -220,7 +240,7 @@ def _check_on_server(
             headers={"Authorization": f"Bearer {token}"},
             timeout=SERVER_TIMEOUT_SECONDS,
         )
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         _fail(f"cannot reach {url}: {exc}")
     if response.status_code >= 400:
         _fail(f"the server refused the check ({response.status_code}): {_error_message(response)}")

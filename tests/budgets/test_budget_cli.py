@@ -36,6 +36,9 @@ DEEP_JSON = "[" * 100_000 + "]" * 100_000
 DEEP_YAML = "ci:\n  assert:\n    x: " + "[" * 3000 + "]" * 3000 + "\n"
 
 
+BUNDLE_BUDGETS = {"budgets": [{"type": "all", "maximumError": "1mb"}]}
+
+
 def lighthouseci(tmp_path: Path, prefix: str) -> Path:
     """A .lighthouseci directory with the three runs of one URL."""
     saved = tmp_path / ".lighthouseci"
@@ -244,6 +247,21 @@ def test_bundle_budgets_on_a_dist_directory(tmp_path: Path) -> None:
         ),
         ({"deep.json": DEEP_JSON}, ["--config", "deep.json"], "deep.json: nested too deeply"),
         ({"deep.yml": DEEP_YAML}, ["--config", "deep.yml"], "deep.yml: nested too deeply"),
+        (
+            {"b.json": BUNDLE_BUDGETS},
+            ["--config", "b.json", "--server", "http://[::1", "--token", "x"],
+            "--server 'http://[::1' is not a URL",
+        ),
+        (
+            {"b.json": BUNDLE_BUDGETS},
+            ["--config", "b.json", "--server", "localhost:8000", "--token", "x"],
+            "--server 'localhost:8000': give the base URL",
+        ),
+        (
+            {"b.json": BUNDLE_BUDGETS},
+            ["--config", "b.json", "--server", "http://127.0.0.1:1", "--token", "jeton-é"],
+            "--token: a read token is printable ASCII",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
