@@ -20,6 +20,7 @@ from collector import health
 from collector.allocator import keep_freed_memory_for_reuse
 from collector.budgets.field_regressions import check_forever as check_field_forever
 from collector.budgets.field_router import router as field_router
+from collector.budgets.lhci_router import app_links as lhci_app_links
 from collector.budgets.lhci_router import router as lhci_router
 from collector.budgets.retention import prune_forever
 from collector.budgets.router import router as budgets_router
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(budgets_router)
     app.include_router(field_router)
     app.include_router(lhci_router)
+    app.include_router(lhci_app_links)
     app.include_router(telemetry_router)
     app.include_router(query_router)
     app.state.live_hub = LiveHub(

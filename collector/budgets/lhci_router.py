@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response, status
+from fastapi.responses import RedirectResponse
 
 from collector.budgets import builds, projects
 from collector.budgets.schemas import (
@@ -25,6 +26,8 @@ from collector.errors import NotFound, Unprocessable
 from collector.sites import service as sites_service
 
 router = APIRouter(prefix="/v1", tags=["lighthouse-ci"])
+# The pages of the Lighthouse CI server's own app, linked from what ``lhci upload`` prints.
+app_links = APIRouter(prefix="/app", include_in_schema=False)
 
 
 @router.get("/projects")
@@ -224,3 +227,16 @@ async def build_statistics(
         conn=conn, project_id=project_id, build_token=token, is_admin=admin
     )
     return await builds.list_statistics(conn=conn, project_id=project_id, build_id=build_id)
+
+
+@app_links.get("/projects/{slug}/compare/{build_id}")
+async def build_diff_link(slug: str, build_id: str, conn: Conn) -> RedirectResponse:
+    """Where "View build diff" of ``lhci upload`` leads: the budgets page of the project's site."""
+    project = await projects.get_project_by_slug(conn=conn, slug=slug)
+    if project.site_id is None:
+        raise NotFound(
+            f"project {slug!r} reports to no site, so no dashboard page shows its builds; "
+            f"they are at /v1/projects/{project.id}/builds"
+        )
+    site = await sites_service.get_site_by_id(conn=conn, site_id=project.site_id)
+    return RedirectResponse(f"/dashboard/sites/{site.key}/budgets", status_code=303)

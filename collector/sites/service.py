@@ -77,6 +77,14 @@ async def get_site(*, conn: AsyncConnection, key: str) -> Site:
     return _to_site(row)
 
 
+async def get_site_by_id(*, conn: AsyncConnection, site_id: int) -> Site:
+    """The site with id ``site_id``, or NotFound."""
+    row = (await conn.execute(select(sites).where(sites.c.id == site_id))).first()
+    if row is None:
+        raise NotFound(f"no site with id {site_id}")
+    return _to_site(row)
+
+
 async def find_site_by_read_token(*, conn: AsyncConnection, token: str) -> Site:
     """The site whose read token this is, or Unauthenticated."""
     query = select(sites).where(sites.c.read_token_hash == hash_token(token))

@@ -286,3 +286,20 @@ async def test_retention_drops_full_lhrs_but_keeps_summaries(
         assert (
             await conn.execute(select(func.count()).select_from(budget_statistics))
         ).scalar_one() == 0
+
+
+async def test_the_build_diff_link_lhci_prints_leads_to_the_sites_budgets_page(
+    client: httpx.AsyncClient, engine: AsyncEngine, admin_headers: dict[str, str]
+) -> None:
+    site = await make_site(engine)
+    linked = await new_project(client, admin_headers, siteKey=site.key, slug="shop-web")
+    unlinked = await new_project(client, admin_headers, slug="shop-app")
+
+    followed = await client.get("/app/projects/shop-web/compare/b1")
+    assert followed.status_code == 303
+    assert followed.headers["location"] == f"/dashboard/sites/{site.key}/budgets"
+    alone = await client.get("/app/projects/shop-app/compare/b1")
+    assert alone.status_code == 404
+    assert f"/v1/projects/{unlinked['id']}/builds" in alone.json()["error"]["message"]
+    assert (await client.get("/app/projects/nope/compare/b1")).status_code == 404
+    assert linked["slug"] == "shop-web"

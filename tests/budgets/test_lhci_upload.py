@@ -4,6 +4,7 @@ and the build and its runs are then readable through perfbeacon's API."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,8 +65,11 @@ def test_lhci_upload_to_perfbeacon(tmp_path: Path) -> None:
     )
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with serving(env=env, cwd=tmp_path) as (base_url, _):
+        site = httpx.post(f"{base_url}/api/v1/sites", json={"name": "shop"}, headers=admin).json()
         created = httpx.post(
-            f"{base_url}/v1/projects", json={"name": "shop frontend"}, headers=admin
+            f"{base_url}/v1/projects",
+            json={"name": "shop frontend", "siteKey": site["key"]},
+            headers=admin,
         )
         assert created.status_code == 201, created.text
         project = created.json()
@@ -73,6 +77,12 @@ def test_lhci_upload_to_perfbeacon(tmp_path: Path) -> None:
         done = lhci_upload(repo, base_url, project["token"])
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Done saving build results to Lighthouse CI" in done.stdout
+        # The link lhci prints leads to the budgets page of the project's site.
+        link = re.search(r"(http://\S+/app/projects/\S+/compare/\S+)", done.stdout)
+        assert link is not None, done.stdout
+        followed = httpx.get(link.group(1))
+        assert followed.status_code == 303, followed.text
+        assert followed.headers["location"] == f"/dashboard/sites/{site['key']}/budgets"
 
         headers = {"x-lhci-build-token": project["token"]}
         builds = httpx.get(f"{base_url}/v1/projects/{project['id']}/builds", headers=headers).json()
