@@ -278,6 +278,23 @@ def test_bad_input_exits_2_naming_the_problem(
     assert "Traceback" not in result.stderr
 
 
+def test_a_bad_build_context_variable_is_named(tmp_path: Path) -> None:
+    write(tmp_path, "b.json", BUNDLE_BUDGETS)
+    env = perfbeacon_env(
+        "sqlite+aiosqlite:///unused.db",
+        LHCI_BUILD_CONTEXT__CURRENT_HASH="a" * 200,
+        LHCI_BUILD_CONTEXT__CURRENT_BRANCH="main",
+    )
+    # Refused before any request: nothing listens on port 1.
+    result = run(
+        tmp_path, "--config", "b.json", "--server", "http://127.0.0.1:1", "--token", "x", env=env
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("perfbeacon: LHCI_BUILD_CONTEXT__CURRENT_HASH: ")
+    assert "at most 64 characters" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_against_a_server_stores_the_build_and_flags_a_regression(tmp_path: Path) -> None:
     env = perfbeacon_env(
         f"sqlite+aiosqlite:///{tmp_path / 'pb.db'}", PERFBEACON_ADMIN_TOKEN=ADMIN_TOKEN
