@@ -27,6 +27,11 @@ _MAX_FORM_BYTES = 16 * 1024
 _EXPIRED_FORM = (
     "This form expired or was sent from another site, so nothing happened. Please try again."
 )
+_UNREADABLE_FORM = (
+    f"This form could not be read (over {_MAX_FORM_BYTES // 1024} KiB, or not a form), so "
+    "nothing happened. "
+    "Please try again."
+)
 
 
 @router.get("/", name="home")
@@ -48,10 +53,11 @@ async def home(
 async def login(request: Request, conn: Conn, runtime: RuntimeDep, codec: Codec) -> Response:
     """Exchange a read token or the admin token for a signed session cookie."""
     form = await read_form(request)
-    if form is None or not form_is_genuine(request, codec, form):
-        next_given = safe_next(form.get("next")) if form is not None else None
-        return await _login_again(request, next_given, _EXPIRED_FORM, status=403)
+    if form is None:
+        return await _login_again(request, None, _UNREADABLE_FORM, status=400)
     next_path = safe_next(form.get("next"))
+    if not form_is_genuine(request, codec, form):
+        return await _login_again(request, next_path, _EXPIRED_FORM, status=403)
     try:
         principal = await auth.log_in(
             conn=conn, token=form.get("token", ""), admin_token=runtime.settings.admin_token

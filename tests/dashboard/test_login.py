@@ -79,6 +79,21 @@ async def test_login_without_the_csrf_token_is_refused(
         assert "perfbeacon_session" not in response.headers.get("set-cookie", "")
 
 
+async def test_a_form_too_large_to_read_is_a_400_that_says_so(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    site = await make_site(engine)
+    page = await client.get("/dashboard/")
+    form = {"token": site.read_token, "csrf_token": csrf_token_of(page.text)}
+
+    response = await client.post("/dashboard/login", data={**form, "padding": "x" * 100_000})
+
+    assert response.status_code == 400
+    assert "could not be read (over 16 KiB, or not a form)" in response.text
+    assert "perfbeacon_session" not in response.headers.get("set-cookie", "")
+    assert (await client.post("/dashboard/login", data=form)).status_code == 303
+
+
 async def test_a_cross_site_form_post_is_refused_even_with_a_token(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
