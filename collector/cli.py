@@ -21,9 +21,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets.cli import budget_cli
-from collector.budgets.field_regressions import CheckResult, check_all_sites, regressions_json
+from collector.budgets.field_regressions import (
+    CheckResult,
+    check_all_sites,
+    regressions_json,
+    require_checkable_day,
+)
 from collector.config import InvalidSettings, Settings, load_settings
-from collector.errors import PerfbeaconError
+from collector.errors import InvalidInput, PerfbeaconError
 from collector.security import admin_tokens
 from collector.sites import service as sites_service
 from collector.sites.schemas import SitePolicy
@@ -191,10 +196,15 @@ def field_check(
     result (false: the day was already checked) and the flags.
     """
     settings = settings_or_exit()
+    today = datetime.now(UTC).date()
     try:
-        check_day = date.fromisoformat(day) if day else datetime.now(UTC).date()
+        check_day = date.fromisoformat(day) if day else today
     except ValueError:
         fail(f"--day {day!r} is not a date: use YYYY-MM-DD")
+    try:
+        require_checkable_day(check_day, today=today)
+    except InvalidInput as exc:
+        fail(f"--day {exc.message}")
 
     async def check(conn: AsyncConnection) -> dict[str, CheckResult]:
         return await check_all_sites(conn=conn, day=check_day)

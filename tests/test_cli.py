@@ -60,6 +60,9 @@ def test_migrate_on_an_empty_database(tmp_path: Path) -> None:
         (["site", "create", "shop", "--origin", "shop.example"], "bad origin"),
         (["site", "create"], "Missing argument"),
         (["serve", "--port", "nope"], "Invalid value"),
+        (["field", "check", "--day", "0001-01-01"], "--day 0001-01-01 is too early"),
+        (["field", "check", "--day", "0001-01-08"], "--day 0001-01-08 is too early"),
+        (["field", "check", "--day", "9999-12-31"], "--day 9999-12-31 has not come yet"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(tmp_path: Path, args: list[str], message: str) -> None:

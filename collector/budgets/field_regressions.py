@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.budgets.field_change import Quantiles, Worsening, worsening
 from collector.budgets.field_config import FIELD_METRICS
+from collector.errors import InvalidInput
 from collector.query.schemas import MetricStats
 from collector.query.service import break_down, summarize
 from collector.query.windows import Window
@@ -36,6 +37,8 @@ CHECK_INTERVAL = timedelta(hours=1)
 # Leave start-up to serving; the check only has to run once a day.
 FIRST_CHECK_DELAY = timedelta(minutes=2)
 LIST_DAYS = 30
+# The check of a day reads the 2 * WINDOW_DAYS whole days before it.
+EARLIEST_DAY = date.min + timedelta(days=2 * WINDOW_DAYS)
 
 logger = structlog.get_logger(__name__)
 
@@ -79,6 +82,25 @@ class CheckResult:
     day: str
     computed: bool
     regressions: list[FieldRegression]
+
+
+def require_checkable_day(day: date, *, today: date) -> date:
+    """``day`` when its check can run: the days it compares are over and representable.
+
+    A later day would be computed from unfinished data and stored, so that its real
+    check would then find it done and be skipped.
+    """
+    if day > today:
+        raise InvalidInput(
+            f"{day.isoformat()} has not come yet (UTC): its check compares the days before "
+            f"it, which are not over; give {today.isoformat()} or an earlier day"
+        )
+    if day < EARLIEST_DAY:
+        raise InvalidInput(
+            f"{day.isoformat()} is too early: its check compares the {2 * WINDOW_DAYS} days "
+            f"before it; give {EARLIEST_DAY.isoformat()} or a later day"
+        )
+    return day
 
 
 def windows_before(day: date) -> tuple[Window, Window]:
