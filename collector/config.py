@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -107,7 +108,24 @@ class Settings(BaseSettings):
     field_gauge_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     field_gauge_window_hours: int = Field(default=24, ge=1, le=168)
     field_gauge_max_sites: int = Field(default=50, ge=0, le=1000)
-    field_gauge_routes: dict[str, list[str]] = Field(default_factory=dict)
+    field_gauge_routes: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("field_gauge_routes", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        # Decoded here rather than by pydantic-settings, whose SettingsError names no variable.
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f'not JSON ({exc.msg} at character {exc.pos}); use {{"site name": ["/route", ...]}}'
+            ) from None
+        except RecursionError:
+            raise ValueError("nested too deeply to read") from None
 
     @field_validator("field_gauge_routes")
     @classmethod

@@ -80,6 +80,20 @@ def test_invalid_setting_exits_2_naming_the_variable(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PERFBEACON_FIELD_GAUGE_ROUTES", "{bad")],
+)
+def test_serve_refuses_an_invalid_setting_before_starting(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    env = perfbeacon_env(SQLITE_DEFAULT, **{variable: value})
+    result = run_perfbeacon("serve", "--port", "0", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"perfbeacon: invalid setting {variable}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_unreachable_database_exits_1_without_a_traceback(tmp_path: Path) -> None:
     env = perfbeacon_env("postgresql+asyncpg://postgres@127.0.0.1:1/none")
     result = run_perfbeacon("migrate", env=env, cwd=tmp_path)

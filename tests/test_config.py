@@ -68,3 +68,25 @@ def test_trusted_proxies_are_addresses_or_networks(
     else:
         with pytest.raises(InvalidSettings, match="PERFBEACON_FORWARDED_ALLOW_IPS"):
             load_settings()
+
+
+@pytest.mark.parametrize("value", ["{bad", '{"shop": "/checkout"}', "[" * 100_000])
+def test_bad_field_gauge_routes_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("PERFBEACON_FIELD_GAUGE_ROUTES", value)
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("invalid setting PERFBEACON_FIELD_GAUGE_ROUTES:")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "routes"), [("", {}), ('{"shop": ["/checkout"]}', {"shop": ["/checkout"]})]
+)
+def test_field_gauge_routes_are_a_json_object(
+    monkeypatch: pytest.MonkeyPatch, value: str, routes: dict[str, list[str]]
+) -> None:
+    monkeypatch.setenv("PERFBEACON_FIELD_GAUGE_ROUTES", value)
+    assert load_settings().field_gauge_routes == routes
