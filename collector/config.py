@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +19,8 @@ ENV_PREFIX = "PERFBEACON_"
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "admin", "password"})
 _MIN_ADMIN_TOKEN_LENGTH = 16
 _MIN_SESSION_SECRET_LENGTH = 32
+# The schemes redis-py's from_url accepts.
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 TraceSampler = Literal[
     "always_on",
@@ -80,10 +83,26 @@ class Settings(BaseSettings):
     # X-Forwarded-Proto are believed: rate limits then see the visitor, not the proxy.
     forwarded_allow_ips: str | None = None
 
-    @field_validator("country_header", "forwarded_allow_ips", mode="before")
+    @field_validator("country_header", "forwarded_allow_ips", "redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - parsing the port raises ValueError when it is not one
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc})") from None
+        if parts.scheme not in _REDIS_SCHEMES:
+            raise ValueError(
+                "use redis://HOST:PORT/DB, rediss://HOST:PORT/DB or unix:///PATH/TO/SOCKET"
+            )
+        return value
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -82,7 +82,7 @@ def test_invalid_setting_exits_2_naming_the_variable(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("PERFBEACON_FIELD_GAUGE_ROUTES", "{bad")],
+    [("PERFBEACON_FIELD_GAUGE_ROUTES", "{bad"), ("PERFBEACON_REDIS_URL", "notaurl")],
 )
 def test_serve_refuses_an_invalid_setting_before_starting(
     tmp_path: Path, variable: str, value: str

@@ -90,3 +90,26 @@ def test_field_gauge_routes_are_a_json_object(
 ) -> None:
     monkeypatch.setenv("PERFBEACON_FIELD_GAUGE_ROUTES", value)
     assert load_settings().field_gauge_routes == routes
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("rediss://cache.internal:6380", "rediss://cache.internal:6380"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+        ("", None),
+    ],
+)
+def test_redis_url_accepts_what_redis_connects_to(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None
+) -> None:
+    monkeypatch.setenv("PERFBEACON_REDIS_URL", value)
+    assert load_settings().redis_url == expected
+
+
+@pytest.mark.parametrize("value", ["notaurl", "http://localhost:6379", "redis://localhost:port/0"])
+def test_redis_url_of_another_kind_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("PERFBEACON_REDIS_URL", value)
+    with pytest.raises(InvalidSettings, match="invalid setting PERFBEACON_REDIS_URL: "):
+        load_settings()
