@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -147,6 +148,31 @@ def test_js_config_without_node_reads_the_literal(tmp_path: Path) -> None:
     computed = run(tmp_path, "--lhr", ".lighthouseci", "--config", "computed.js", env=no_node)
     assert computed.returncode == 2
     assert "node is not installed and module.exports is not a plain literal" in computed.stderr
+
+
+# The command with a 1 s node timeout; a process, so that a missing timeout fails the
+# test by the run's own timeout instead of hanging it.
+SHORT_NODE_TIMEOUT = (
+    "from collector.budgets import config_files\n"
+    "config_files.NODE_TIMEOUT_SECONDS = 1\n"
+    "from collector.cli import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs .js configs")
+def test_js_config_that_never_finishes_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, "hang.js", "while (true) {}\n")
+    result = subprocess.run(
+        [sys.executable, "-c", SHORT_NODE_TIMEOUT, "budget", "check", "--config", "hang.js"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "perfbeacon: hang.js: node did not finish within 1 s\n"
 
 
 def test_bundle_budgets_on_a_dist_directory(tmp_path: Path) -> None:
