@@ -7,6 +7,8 @@ Accepted documents:
   "chunks": [{"names", "files", "initial"}]}``
 - esbuild metafile: ``{"outputs": {"dist/main-HASH.js": {"bytes": n, "entryPoint": "..."}}}``
 - a manifest: ``{"files": [{"name", "size", "chunks"?, "initial"?}]}`` or ``{"main.js": 1234}``
+  (there every key must be a file name with an extension: anything else is a document of
+  another kind, which must not pass as a build of oddly named files)
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from collector.errors import InvalidInput
 # Angular and most bundlers name the chunks loaded at start like this.
 _INITIAL_CHUNKS = frozenset({"main", "polyfills", "runtime", "styles", "vendor", "index"})
 _CHUNK_NAME = re.compile(r"^([A-Za-z0-9_]+?)(?:[-.][A-Za-z0-9_]{6,})?\.[A-Za-z0-9]+$")
+_FILE_NAME = re.compile(r"[^/]\.[A-Za-z0-9]+$")
+_EXPECTED = (
+    "expected webpack stats (assets), an esbuild metafile (outputs), "
+    'or a manifest {"files": [{"name", "size"}]} or {"main.js": size}'
+)
 
 
 def chunk_name(file_name: str) -> str:
@@ -44,14 +51,21 @@ def files_from_document(document: object) -> list[BuildFile]:
     if isinstance(document, dict) and isinstance(document.get("files"), list):
         return [_from_entry(entry, i) for i, entry in enumerate(document["files"])]
     if isinstance(document, dict) and document:
-        return [
-            _by_name(str(name), int(parse_size(size, where=f"files[{name!r}]")))
-            for name, size in document.items()
-        ]
-    raise InvalidInput(
-        "bundle stats: expected webpack stats (assets), an esbuild metafile (outputs), "
-        'or a manifest {"files": [{"name", "size"}]}'
-    )
+        return _from_sizes(document)
+    raise InvalidInput(f"bundle stats: {_EXPECTED}")
+
+
+def _from_sizes(sizes: dict[str, object]) -> list[BuildFile]:
+    """``{"main.js": 1234}``: file names and their sizes."""
+    odd = next((name for name in sizes if not _FILE_NAME.search(str(name))), None)
+    if odd is not None:
+        raise InvalidInput(
+            f"bundle stats: {str(odd)[:100]!r} is not a file name with an extension; {_EXPECTED}"
+        )
+    return [
+        _by_name(str(name), int(parse_size(size, where=f"files[{name!r}]")))
+        for name, size in sizes.items()
+    ]
 
 
 def _from_entry(entry: object, index: int) -> BuildFile:

@@ -52,6 +52,8 @@ class BuildFile:
 def parse_size(value: object, *, where: str, baseline: float | None = None) -> float:
     """Bytes from ``"250kb"``-style sizes; InvalidInput naming ``where`` otherwise."""
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if value < 0:
+            raise InvalidInput(f"{where}: {value!r} is negative", details={"field": where})
         return float(value)
     match = _SIZE.match(value) if isinstance(value, str) else None
     if match is None:

@@ -274,6 +274,16 @@ def test_bundle_budgets_on_a_dist_directory(tmp_path: Path) -> None:
         ({"deep.json": DEEP_JSON}, ["--config", "deep.json"], "deep.json: nested too deeply"),
         ({"deep.yml": DEEP_YAML}, ["--config", "deep.yml"], "deep.yml: nested too deeply"),
         (
+            {"b.json": BUNDLE_BUDGETS, "w.json": {"weird": 1}},
+            ["--config", "b.json", "--bundle-stats", "w.json"],
+            "bundle stats: 'weird' is not a file name with an extension",
+        ),
+        (
+            {"b.json": BUNDLE_BUDGETS, "neg.json": {"files": [{"name": "main.js", "size": -5}]}},
+            ["--config", "b.json", "--bundle-stats", "neg.json"],
+            "files[0].size: -5 is negative",
+        ),
+        (
             {"b.json": BUNDLE_BUDGETS},
             ["--config", "b.json", "--server", "http://[::1", "--token", "x"],
             "--server 'http://[::1' is not a URL",

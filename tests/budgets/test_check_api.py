@@ -265,6 +265,20 @@ def _broken_lhr() -> dict[str, Any]:
             },
             "'20 potatoes' is not a size",
         ),
+        (
+            {
+                "bundle_budgets": {"budgets": [{"type": "all", "maximumError": "1mb"}]},
+                "bundle_stats": {"weird": 1},
+            },
+            "bundle stats: 'weird' is not a file name",
+        ),
+        (
+            {
+                "bundle_budgets": {"budgets": [{"type": "all", "maximumError": "1mb"}]},
+                "bundle_stats": {"files": [{"name": "main.js", "size": -5}]},
+            },
+            "files[0].size: -5 is negative",
+        ),
         ({"lhrs": [], "assert": FAST_ASSERTIONS}, "need Lighthouse results"),
         (
             {"lhrs": [_nul_lhr()], "assert": FAST_ASSERTIONS},
