@@ -22,13 +22,15 @@ from collector.budgets.config import build_config, rc_assert_options
 from collector.budgets.config_files import classify, read_document
 from collector.budgets.engine import evaluate
 from collector.budgets.field_config import field_budgets_of_rc
-from collector.budgets.results import Evaluation
+from collector.budgets.results import Evaluation, Verdict
 from collector.config import load_build_context_settings
 from collector.errors import InvalidInput
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 SERVER_TIMEOUT_SECONDS = 120
+# How much of an answer that is not perfbeacon's JSON (an HTML error page, say) to show.
+BODY_EXCERPT_CHARS = 200
 _LHR_FILE = re.compile(r"^lhr-.*\.json$")
 
 budget_cli = typer.Typer(help="Check performance budgets in CI.", no_args_is_help=True)
@@ -244,12 +246,35 @@ def _check_on_server(
         _fail(f"cannot reach {url}: {exc}")
     if response.status_code >= 400:
         _fail(f"the server refused the check ({response.status_code}): {_error_message(response)}")
-    report: dict[str, Any] = response.json()
+    try:
+        report = response.json()
+    except ValueError:
+        report = None
+    if not isinstance(report, dict) or report.get("verdict") not in set(Verdict):
+        _fail(
+            f"{url} did not answer a budget check ({response.status_code}): "
+            f"{_excerpt(response)}; is --server perfbeacon's base URL?"
+        )
     return report
 
 
 def _error_message(response: httpx.Response) -> str:
     try:
-        return str(response.json()["error"]["message"])
+        return _one_line(str(response.json()["error"]["message"]))
     except (ValueError, KeyError, TypeError):
-        return response.text[:300]
+        return _excerpt(response)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """The start of an answer's body on one line, with its content type."""
+    text = _one_line(response.text)
+    if not text:
+        return "an empty answer"
+    if len(text) > BODY_EXCERPT_CHARS:
+        text = text[:BODY_EXCERPT_CHARS] + "..."
+    kind = response.headers.get("content-type", "no content type").split(";")[0]
+    return f"{kind}: {text}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

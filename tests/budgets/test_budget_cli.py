@@ -7,6 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -329,6 +332,57 @@ def test_a_bad_build_context_variable_is_named(tmp_path: Path) -> None:
     assert result.stderr.startswith("perfbeacon: LHCI_BUILD_CONTEXT__CURRENT_HASH: ")
     assert "at most 64 characters" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+class HtmlPages(BaseHTTPRequestHandler):
+    """Answers every POST with a long HTML page: 200 under /ok/, else 404."""
+
+    def do_POST(self) -> None:
+        body = ("<!doctype html>\n<html>\n" + "<p>Not here</p>\n" * 500 + "</html>\n").encode()
+        self.send_response(200 if self.path.startswith("/ok/") else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def html_server() -> Iterator[str]:
+    """The base URL of a server that is not perfbeacon."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HtmlPages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/dashboard", "the server refused the check (404): text/html: <!doctype html> <html>"),
+        ("/ok/", "did not answer a budget check (200): text/html: <!doctype html> <html>"),
+    ],
+)
+def test_an_html_answer_is_shown_as_one_short_line(
+    tmp_path: Path, html_server: str, path: str, message: str
+) -> None:
+    write(tmp_path, "b.json", BUNDLE_BUDGETS)
+    env = perfbeacon_env(
+        "sqlite+aiosqlite:///unused.db",
+        LHCI_BUILD_CONTEXT__CURRENT_HASH="a" * 40,
+        LHCI_BUILD_CONTEXT__CURRENT_BRANCH="main",
+    )
+    result = run(
+        tmp_path, "--config", "b.json", "--server", html_server + path, "--token", "x", env=env
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < 400
 
 
 def test_against_a_server_stores_the_build_and_flags_a_regression(tmp_path: Path) -> None:
