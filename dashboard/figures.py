@@ -123,12 +123,28 @@ class FieldView:
         return score_card({name: s.p75 for name, s in self.summaries.items()}).score
 
     @property
+    def unrated_core_vitals(self) -> list[str]:
+        """The core metrics without samples in the window."""
+        return [name for name in CORE_VITALS if self.summaries[name].rating is None]
+
+    @property
     def passes_core_web_vitals(self) -> bool | None:
-        """The Core Web Vitals assessment: every core metric's p75 is good (None: no data)."""
-        ratings = [self.summaries[name].rating for name in CORE_VITALS]
-        if all(rating is None for rating in ratings):
+        """The Core Web Vitals assessment, as Google's field tools make it.
+
+        A core metric with a p75 that is not good fails it. Otherwise it passes when
+        LCP and CLS are rated, with INP left out if no one interacted; without LCP or
+        CLS there is no assessment (None).
+        """
+        ratings = {name: self.summaries[name].rating for name in CORE_VITALS}
+        if any(rating not in (Rating.GOOD, None) for rating in ratings.values()):
+            return False
+        if any(ratings[name] is None for name in _NEEDED_FOR_A_PASS):
             return None
-        return all(rating in (Rating.GOOD, None) for rating in ratings)
+        return True
+
+
+# INP needs an interaction, which many page views never have; these two every view has.
+_NEEDED_FOR_A_PASS = ("LCP", "CLS")
 
 
 def view_window(filters: Filters, now: datetime | None = None) -> Window:
