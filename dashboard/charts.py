@@ -176,6 +176,13 @@ def _ticks(top: float, count: int | None = None) -> list[float]:
     return [top * i / count for i in range(count + 1)]
 
 
+def _count_ceiling(largest: int) -> int:
+    """The top of a count axis ticked at 0, half and top: round and even, so the middle
+    tick is a whole number of samples too (a top of 1 would label 0.5 as "0")."""
+    peak = nice_ceiling(largest)
+    return int(peak) if peak % 2 == 0 else 2 * math.ceil(peak / 2)
+
+
 def _time_ticks(start: datetime, end: datetime, x_of: _TimeScale) -> list[Tick]:
     span = end - start
     step = timedelta(hours=6) if span <= timedelta(days=1) else timedelta(days=1)
@@ -294,7 +301,7 @@ def histogram(*, vital: Vital, bins: Sequence[Bin], title: str) -> Histogram:
             empty=True,
         )
     low, high = bins[0].low, bins[-1].high
-    peak = nice_ceiling(max(b.count for b in bins))
+    peak = _count_ceiling(max(b.count for b in bins))
     bar_w = plot_w / len(bins)
 
     def x_of(value: float) -> float:

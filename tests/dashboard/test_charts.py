@@ -120,3 +120,22 @@ def test_histogram_marks_thresholds_and_rates_bars() -> None:
     assert chart.bars[-1].rating is Rating.POOR
     assert chart.bars[0].height > chart.bars[-1].height
     assert "55 LCP samples" in chart.description
+
+
+@pytest.mark.parametrize(
+    ("largest", "labels"),
+    [
+        (1, ["0", "1", "2"]),
+        (2, ["0", "1", "2"]),
+        (3, ["0", "3", "6"]),
+        (20, ["0", "10", "20"]),
+        (230, ["0", "125", "250"]),
+        (1900, ["0", "1,000", "2,000"]),
+    ],
+)
+def test_histogram_count_ticks_are_whole_distinct_numbers(largest: int, labels: list[str]) -> None:
+    bins = [Bin(0.0, 500.0, largest), Bin(500.0, 1000.0, 0)]
+
+    chart = histogram(vital=VITALS["LCP"], bins=bins, title="h")
+
+    assert sorted((t.label for t in chart.y_ticks), key=lambda t: int(t.replace(",", ""))) == labels
