@@ -284,6 +284,9 @@ CASES: tuple[Case, ...] = (
         body=lambda _world, _who: "sealed",
     ),
     Case("GET", "/v1/projects/{project_id}/builds/{build_id}/statistics", Surface.LHCI, LHCI_READ),
+    # The link lhci upload prints: public, as the LHCI server's app is; it only redirects
+    # to the dashboard, which asks for a login.
+    Case("GET", "/app/projects/{slug}/compare/{build_id}", Surface.LHCI, (303,) * 5),  # type: ignore[arg-type]
     # The dashboard: a visitor is sent to the login page; another site's viewer gets a 404.
     Case("GET", "/dashboard/static/{name}", Surface.DASHBOARD, PUBLIC),
     Case("GET", "/dashboard/", Surface.DASHBOARD, PUBLIC),
