@@ -15,9 +15,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./perfbeacon.db"
 ENV_PREFIX = "PERFBEACON_"
 
-# Secrets that appear in tutorials and templates; a service must not run with one.
-_PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "admin", "password"})
+# Words of the secrets tutorials and templates show ("changeme-changeme-changeme",
+# "your-admin-token-here"); a token holding one was typed, not generated.
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "placeholder",
+    "your-",
+    "your_",
+)
 _MIN_ADMIN_TOKEN_LENGTH = 16
+# A generated token of 16+ characters has far more distinct ones ("xxxxxxxxxxxxxxxx" has one).
+_MIN_DISTINCT_CHARACTERS = 8
 _MIN_SESSION_SECRET_LENGTH = 32
 # The schemes redis-py's from_url accepts.
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -193,7 +204,11 @@ class Settings(BaseSettings):
         if value is None or value.get_secret_value() == "":
             return None
         secret = value.get_secret_value()
-        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < _MIN_ADMIN_TOKEN_LENGTH:
+        if (
+            len(secret) < _MIN_ADMIN_TOKEN_LENGTH
+            or len(set(secret)) < _MIN_DISTINCT_CHARACTERS
+            or any(word in secret.lower() for word in _PLACEHOLDER_WORDS)
+        ):
             raise ValueError(
                 f"must be a random secret of at least {_MIN_ADMIN_TOKEN_LENGTH} characters "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"

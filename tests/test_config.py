@@ -36,11 +36,31 @@ def test_unknown_database_driver_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
         load_settings()
 
 
-@pytest.mark.parametrize("token", ["changeme", "short", "admin"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "changeme",
+        "short",
+        "admin",
+        "changeme-changeme-changeme",
+        "your-admin-token-here",
+        "xxxxxxxxxxxxxxxx",
+        "abababababababababab",
+        "PLACEHOLDER_TOKEN_0123456789",
+    ],
+)
 def test_placeholder_admin_token_fails_closed(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
     monkeypatch.setenv("PERFBEACON_ADMIN_TOKEN", token)
     with pytest.raises(InvalidSettings, match="PERFBEACON_ADMIN_TOKEN"):
         load_settings()
+
+
+def test_a_generated_admin_token_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "Zk3_q9LmVw0aT7xR2bNc8yHdE4sJ6uPf1gKo5iAtQhY"  # secrets.token_urlsafe(32)
+    monkeypatch.setenv("PERFBEACON_ADMIN_TOKEN", token)
+    settings = load_settings()
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == token
 
 
 def test_settings_come_from_a_dotenv_file(tmp_path: object) -> None:
