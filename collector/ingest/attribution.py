@@ -42,6 +42,11 @@ def _word(value: str | None) -> str | None:
     return clean_text(value, MAX_WORD) if value else None
 
 
+def _either(current: float | None, older: float | None) -> float | None:
+    """A field by its current name, else by the name an older web-vitals gave it."""
+    return current if current is not None else older
+
+
 def _url(value: str | None) -> str | None:
     """A resource URL without query or fragment, which may carry tokens."""
     if not value:
@@ -65,16 +70,17 @@ def _lcp(a: AttributionIn) -> Summary:
         "url": _url(a.url),
         "timeToFirstByte": a.timeToFirstByte,
         "resourceLoadDelay": a.resourceLoadDelay,
-        "resourceLoadDuration": a.resourceLoadDuration,
+        "resourceLoadDuration": _either(a.resourceLoadDuration, a.resourceLoadTime),
         "elementRenderDelay": a.elementRenderDelay,
     }
 
 
 def _inp(a: AttributionIn) -> Summary:
     summary: Summary = {
-        "interactionTarget": _text(a.interactionTarget),
-        "interactionType": _word(a.interactionType),
-        "interactionTime": a.interactionTime,
+        # web-vitals v3 named the interaction an event.
+        "interactionTarget": _text(a.interactionTarget or a.eventTarget),
+        "interactionType": _word(a.interactionType or a.eventType),
+        "interactionTime": _either(a.interactionTime, a.eventTime),
         "inputDelay": a.inputDelay,
         "processingDuration": a.processingDuration,
         "presentationDelay": a.presentationDelay,
@@ -123,11 +129,12 @@ def _fcp(a: AttributionIn) -> Summary:
 
 def _ttfb(a: AttributionIn) -> Summary:
     return {
-        "waitingDuration": a.waitingDuration,
+        # web-vitals v3 sent durations as *Time (its waiting time still held the cache's).
+        "waitingDuration": _either(a.waitingDuration, a.waitingTime),
         "cacheDuration": a.cacheDuration,
-        "dnsDuration": a.dnsDuration,
-        "connectionDuration": a.connectionDuration,
-        "requestDuration": a.requestDuration,
+        "dnsDuration": _either(a.dnsDuration, a.dnsTime),
+        "connectionDuration": _either(a.connectionDuration, a.connectionTime),
+        "requestDuration": _either(a.requestDuration, a.requestTime),
     }
 
 

@@ -112,6 +112,8 @@ class AttributionIn(msgspec.Struct, gc=False):
     INP: interaction target/type/time, the three phases, loadState, the LoAF
     entries and (v5+) longestScript and the totals. CLS: the largest shift.
     FCP: timeToFirstByte, firstByteToFCP. TTFB: its five sub-parts. FID: the event.
+    web-vitals v3 names some of these differently (INP's event*, LCP's
+    resourceLoadTime, TTFB's *Time); they are read as their successors.
     """
 
     target: str | None = None
@@ -146,6 +148,11 @@ class AttributionIn(msgspec.Struct, gc=False):
     eventTarget: str | None = None
     eventType: str | None = None
     eventTime: float | None = None
+    resourceLoadTime: float | None = None
+    waitingTime: float | None = None
+    dnsTime: float | None = None
+    connectionTime: float | None = None
+    requestTime: float | None = None
 
 
 class Rejection(msgspec.Struct, gc=False):

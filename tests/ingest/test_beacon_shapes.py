@@ -1,4 +1,4 @@
-"""Beacons as web-vitals v4, v5 and v6 send them (standard and attribution builds).
+"""Beacons as web-vitals v3, v4, v5 and v6 send them (standard and attribution builds).
 
 The fixtures in beacons/ follow the library's types (src/types/*.ts) and what
 ``JSON.stringify`` makes of a metric: performance entries as their toJSON(), DOM
@@ -17,6 +17,7 @@ from collector.sites.schemas import CreatedSite
 from tests.ingest.conftest import ORIGIN, beacon, by_metric, post_beacon, stored
 
 FIXTURES = [
+    "v3-attribution",
     "v4-standard",
     "v4-attribution",
     "v5-standard",
@@ -73,6 +74,33 @@ async def test_v4_attribution_summary_and_fid(
     }
     assert records["INP"].attribution is not None
     assert records["INP"].attribution["longAnimationFrames"] == 1
+
+
+async def test_v3_attribution_names_are_read_as_their_successors(
+    client: httpx.AsyncClient, engine: AsyncEngine, site: CreatedSite
+) -> None:
+    # Captured from web-vitals 3.5.2's attribution build in Chromium.
+    await post_beacon(client, beacon("v3-attribution"), key=site.key)
+    records = by_metric(await stored(engine))
+    assert records["INP"].attribution == {
+        "interactionTarget": "#btn",
+        "interactionType": "click",
+        "interactionTime": pytest.approx(957.8),
+        "loadState": "complete",
+    }
+    assert records["LCP"].attribution == {
+        "target": "#copy",
+        "timeToFirstByte": pytest.approx(6.9),
+        "resourceLoadDelay": 0,
+        "resourceLoadDuration": 0,
+        "elementRenderDelay": pytest.approx(153.1),
+    }
+    assert records["TTFB"].attribution == {
+        "waitingDuration": pytest.approx(3.3),
+        "dnsDuration": 0,
+        "connectionDuration": pytest.approx(2.8),
+        "requestDuration": pytest.approx(0.8),
+    }
 
 
 async def test_v5_inp_attribution_keeps_phases_and_longest_script(
