@@ -317,17 +317,22 @@ def test_bad_input_exits_2_naming_the_problem(
     assert "Traceback" not in result.stderr
 
 
-def test_a_bad_build_context_variable_is_named(tmp_path: Path) -> None:
+def check_bundles(
+    tmp_path: Path, server: str, commit_hash: str
+) -> subprocess.CompletedProcess[str]:
+    """``budget check`` of bundle budgets against ``server``, from commit ``commit_hash``."""
     write(tmp_path, "b.json", BUNDLE_BUDGETS)
     env = perfbeacon_env(
         "sqlite+aiosqlite:///unused.db",
-        LHCI_BUILD_CONTEXT__CURRENT_HASH="a" * 200,
+        LHCI_BUILD_CONTEXT__CURRENT_HASH=commit_hash,
         LHCI_BUILD_CONTEXT__CURRENT_BRANCH="main",
     )
+    return run(tmp_path, "--config", "b.json", "--server", server, "--token", "x", env=env)
+
+
+def test_a_bad_build_context_variable_is_named(tmp_path: Path) -> None:
     # Refused before any request: nothing listens on port 1.
-    result = run(
-        tmp_path, "--config", "b.json", "--server", "http://127.0.0.1:1", "--token", "x", env=env
-    )
+    result = check_bundles(tmp_path, "http://127.0.0.1:1", "a" * 200)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("perfbeacon: LHCI_BUILD_CONTEXT__CURRENT_HASH: ")
     assert "at most 64 characters" in result.stderr
@@ -370,15 +375,7 @@ def html_server() -> Iterator[str]:
 def test_an_html_answer_is_shown_as_one_short_line(
     tmp_path: Path, html_server: str, path: str, message: str
 ) -> None:
-    write(tmp_path, "b.json", BUNDLE_BUDGETS)
-    env = perfbeacon_env(
-        "sqlite+aiosqlite:///unused.db",
-        LHCI_BUILD_CONTEXT__CURRENT_HASH="a" * 40,
-        LHCI_BUILD_CONTEXT__CURRENT_BRANCH="main",
-    )
-    result = run(
-        tmp_path, "--config", "b.json", "--server", html_server + path, "--token", "x", env=env
-    )
+    result = check_bundles(tmp_path, html_server + path, "a" * 40)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert len(result.stderr.splitlines()) == 1
