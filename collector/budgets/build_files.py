@@ -43,7 +43,15 @@ def _by_name(name: str, size: int) -> BuildFile:
 
 
 def files_from_document(document: object) -> list[BuildFile]:
-    """The build files a stats, metafile or manifest document describes."""
+    """The build files a stats, metafile or manifest document describes (at least one)."""
+    files = _files_of(document)
+    if not files:
+        # An empty build is under every size budget: a wrong path must not pass as one.
+        raise InvalidInput("bundle stats list no files; is it the built output?")
+    return files
+
+
+def _files_of(document: object) -> list[BuildFile]:
     if isinstance(document, dict) and isinstance(document.get("assets"), list):
         return _from_webpack(document)
     if isinstance(document, dict) and isinstance(document.get("outputs"), dict):

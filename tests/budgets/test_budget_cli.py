@@ -282,6 +282,11 @@ def test_bundle_budgets_on_a_dist_directory(tmp_path: Path) -> None:
             "bundle stats: 'weird' is not a file name with an extension",
         ),
         (
+            {"b.json": BUNDLE_BUDGETS},
+            ["--config", "b.json", "--bundle-stats", "empty"],
+            "bundle stats list no files",
+        ),
+        (
             {"b.json": BUNDLE_BUDGETS, "neg.json": {"files": [{"name": "main.js", "size": -5}]}},
             ["--config", "b.json", "--bundle-stats", "neg.json"],
             "files[0].size: -5 is negative",

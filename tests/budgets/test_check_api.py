@@ -275,6 +275,13 @@ def _broken_lhr() -> dict[str, Any]:
         (
             {
                 "bundle_budgets": {"budgets": [{"type": "all", "maximumError": "1mb"}]},
+                "bundle_stats": {"files": []},
+            },
+            "bundle stats list no files",
+        ),
+        (
+            {
+                "bundle_budgets": {"budgets": [{"type": "all", "maximumError": "1mb"}]},
                 "bundle_stats": {"files": [{"name": "main.js", "size": -5}]},
             },
             "files[0].size: -5 is negative",
