@@ -19,6 +19,7 @@ from typing import Any
 
 from collector.errors import InvalidInput
 from collector.ingest.normalize import route_of
+from collector.ingest.useragent import DEVICE_CLASSES
 
 # The Core Web Vitals and their diagnostics; FID is retired from web-vitals.
 FIELD_METRICS: tuple[str, ...] = ("LCP", "INP", "CLS", "FCP", "TTFB")
@@ -29,7 +30,7 @@ WINDOWS: dict[str, timedelta] = {
     "14d": timedelta(days=14),
     "28d": timedelta(days=28),
 }
-DEVICES: tuple[str, ...] = ("mobile", "tablet", "desktop", "unknown")
+DEVICES = DEVICE_CLASSES
 LEVELS: tuple[str, ...] = ("warn", "error")
 REQUIRED = ("metric", "max")
 OPTIONS = frozenset({"metric", "percentile", "max", "route", "device", "window", "level"})

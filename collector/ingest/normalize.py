@@ -34,6 +34,8 @@ MAX_VALUE: dict[str, float] = {
     "CLS": 100.0,
 }
 
+# What a navigation type web-vitals does not name is stored as.
+OTHER_NAVIGATION = "other"
 NAVIGATION_TYPES = frozenset(
     {
         "navigate",
@@ -69,7 +71,7 @@ def navigation_type_of(raw: str | None) -> str:
     if raw is None:
         return "navigate"
     value = raw.replace("_", "-")
-    return value if value in NAVIGATION_TYPES else "other"
+    return value if value in NAVIGATION_TYPES else OTHER_NAVIGATION
 
 
 def connection_of(effective_type: str | None) -> str:

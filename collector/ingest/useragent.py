@@ -15,6 +15,9 @@ import msgspec
 
 from collector.ingest.normalize import UNKNOWN
 
+# Every device class a stored beacon can have.
+DEVICE_CLASSES: tuple[str, ...] = ("mobile", "tablet", "desktop", UNKNOWN)
+
 MAX_USER_AGENT = 512
 MAX_NAME = 64
 

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 
 from collector.errors import InvalidInput
+from collector.ingest.normalize import NAVIGATION_TYPES, OTHER_NAVIGATION
+from collector.ingest.useragent import DEVICE_CLASSES
 from collector.query.levels import DIMENSIONS
 from collector.query.sketch import METRICS
 
@@ -25,6 +27,12 @@ INTERVALS: dict[str, int] = {
     "1d": 86400,
 }
 ORDERS: tuple[str, ...] = ("count", "p50", "p75", "p90", "p95", "p99")
+# Dimensions whose values perfbeacon assigns itself: any other value is a mistake, which
+# would otherwise answer an empty window.
+ASSIGNED_VALUES: dict[str, tuple[str, ...]] = {
+    "device": DEVICE_CLASSES,
+    "navigation_type": (*sorted(NAVIGATION_TYPES), OTHER_NAVIGATION),
+}
 MAX_LIMIT = 1000
 
 
@@ -68,6 +76,8 @@ def parse_filters(values: Mapping[str, str | None]) -> dict[str, str]:
                 f"unknown filter {name[:40]!r}; allowed: {', '.join(BREAKDOWN_DIMENSIONS)}",
                 details={"field": name, "allowed": list(BREAKDOWN_DIMENSIONS)},
             )
+        if dimension in ASSIGNED_VALUES:
+            one_of(value, ASSIGNED_VALUES[dimension], field=name, what=f"unknown {name}")
         if dimension in filters and filters[dimension] != value:
             raise InvalidInput(
                 "page and route name the same dimension; give one of them",

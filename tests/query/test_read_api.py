@@ -260,6 +260,13 @@ async def test_a_bad_export_filter_gets_the_same_4xx_as_summary(
     assert response.json()["error"] == expected.json()["error"]
 
 
+@pytest.mark.parametrize("query", ["device=unknown", "navigation_type=other", "device=tablet"])
+async def test_every_assigned_value_is_a_valid_filter(
+    client: httpx.AsyncClient, shop: CreatedSite, query: str
+) -> None:
+    assert (await get(client, shop, f"summary?{query}")).status_code == 200
+
+
 async def test_a_read_token_is_required(client: httpx.AsyncClient, shop: CreatedSite) -> None:
     response = await client.get(f"/api/v1/sites/{shop.key}/summary")
     assert response.status_code == 401
@@ -300,6 +307,10 @@ async def test_the_admin_token_reads_any_site(
         ("summary?from=yesterday", "from", "7d"),
         ("summary?to=2026-13-45", "to", "ISO 8601"),
         ("attribution?metric=TTFB", "metric", "LCP"),
+        # Values perfbeacon assigns itself: a typo would answer an empty window.
+        ("summary?device=toaster", "device", "tablet"),
+        ("summary?device=Mobile", "device", "unknown"),
+        ("breakdown?by=page&navigation_type=teleport", "navigation_type", "back-forward"),
     ],
 )
 async def test_bad_input_gets_400_naming_the_allowed_values(
