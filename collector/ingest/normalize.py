@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 MAX_PAGE_PATH = 1024
 MAX_KEPT_QUERY = 256
@@ -99,6 +99,15 @@ def clean_text(value: str, limit: int) -> str:
     return value.replace("\x00", "") if "\x00" in value else value
 
 
+# What may stand unescaped in a path (RFC 3986 pchar and "/"), "%" of escapes included.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+
+
+def _upper_escape(match: re.Match[str]) -> str:
+    return match.group(0).upper()
+
+
 @lru_cache(maxsize=16_384)
 def page_path_of(page: str) -> str | None:
     """The path of a page URL or path, without query string or fragment.
@@ -113,7 +122,9 @@ def page_path_of(page: str) -> str | None:
         return None
     if parts.scheme and parts.scheme not in ("http", "https"):
         return None
-    path = parts.path or "/"
+    # Browsers send paths percent-encoded (location.href); a hand-written sender may not,
+    # and /café must not be a route apart from /caf%C3%A9. Escapes already there stay.
+    path = _ESCAPE.sub(_upper_escape, quote(parts.path or "/", safe=_PATH_SAFE))
     if not path.startswith("/"):
         path = "/" + path
     if len(path) > MAX_PAGE_PATH:

@@ -45,6 +45,12 @@ def test_routes_collapse_ids_uuids_and_hashes(path: str, route: str) -> None:
         ("javascript:alert(1)", None),
         ("/" + "a" * 1100, None),
         ("http://[::1", None),
+        # One form whatever the sender: as browsers encode location.href.
+        ("https://shop.example/café/ünï", "/caf%C3%A9/%C3%BCn%C3%AF"),
+        ("https://shop.example/caf%C3%A9/%C3%BCn%C3%AF", "/caf%C3%A9/%C3%BCn%C3%AF"),
+        ("/caf%c3%a9", "/caf%C3%A9"),
+        ("/a b/<x>", "/a%20b/%3Cx%3E"),
+        ("/p/it's-(new)~;v=1", "/p/it's-(new)~;v=1"),
     ],
 )
 def test_page_paths_lose_query_and_fragment(page: str, path: str | None) -> None:
