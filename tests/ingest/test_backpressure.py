@@ -31,6 +31,10 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
         ingest_queue_max_metrics=QUEUE_LIMIT,
+        # The gate holds a commit while the test fills the queue, which on a busy machine
+        # took over the default 10 s: the writer then took the hold for an outage and
+        # spooled the batch (tested in test_spool), to be stored only after the check.
+        ingest_commit_timeout=300,
     )
 
 
