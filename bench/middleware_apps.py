@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.config import Settings
+from collector.http_errors import RefuseNulInUrl
 from collector.storage.db import create_engine
 from collector.telemetry.middleware import TelemetryMiddleware
 from collector.telemetry.service import Telemetry
@@ -162,6 +163,13 @@ def timing_headers_only() -> FastAPI:
     return app
 
 
+def nul_guard_only() -> FastAPI:
+    """Only the guard that refuses a NUL in the URL, which every perfbeacon request passes."""
+    app = bare()
+    app.add_middleware(RefuseNulInUrl)
+    return app
+
+
 def tutorial() -> FastAPI:
     """The common tutorial: ``@app.middleware("http")`` setting X-Process-Time, one log line."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
@@ -187,6 +195,7 @@ def tutorial() -> FastAPI:
 APPS: dict[str, Callable[[], FastAPI]] = {
     "bare": bare,
     "reference: the three headers alone": timing_headers_only,
+    "reference: the NUL-in-URL guard alone": nul_guard_only,
     "perfbeacon: metrics + headers + request id": perfbeacon_metrics,
     "perfbeacon: + JSON access log": perfbeacon_access_log,
     "perfbeacon: + tracing 10 %": perfbeacon_traced_default,

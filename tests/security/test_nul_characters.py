@@ -7,6 +7,7 @@ NUL in each path and query parameter, on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -82,6 +83,17 @@ async def test_the_dashboard_and_the_beacon_endpoint_refuse_nul_in_the_url(
     response = await client.post(url.format(key=site.key, nul=NUL), content=b"[]")
     if url.startswith("/dashboard"):
         response = await client.get(url.format(key=site.key, nul=NUL))
+    assert_refused_in_json(response)
+
+
+async def test_a_beacon_naming_its_site_with_nul_is_refused(client: httpx.AsyncClient) -> None:
+    # The beacon endpoint sits above the URL guard and reads its site key itself.
+    metric = {"name": "LCP", "value": 1200, "id": "v5-nul-1", "delta": 1200}
+    response = await client.post(
+        "/api/vitals",
+        content=json.dumps({"site": "pk\u0000x", "metrics": [metric]}),
+        headers={"Content-Type": "text/plain"},
+    )
     assert_refused_in_json(response)
 
 
