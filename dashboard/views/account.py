@@ -28,9 +28,8 @@ _EXPIRED_FORM = (
     "This form expired or was sent from another site, so nothing happened. Please try again."
 )
 _UNREADABLE_FORM = (
-    f"This form could not be read (over {_MAX_FORM_BYTES // 1024} KiB, or not a form), so "
-    "nothing happened. "
-    "Please try again."
+    f"This form could not be read (over {_MAX_FORM_BYTES // 1024} KiB, or not a form), "
+    "so nothing happened. Please try again."
 )
 
 
