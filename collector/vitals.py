@@ -126,8 +126,6 @@ NAVIGATION_TYPES: Final[tuple[str, ...]] = (
 SOFT_NAVIGATION: Final = "soft-navigation"
 # What a navigation type web-vitals does not name is stored as.
 OTHER_NAVIGATION: Final = "other"
-# Every navigation type a stored beacon can have.
-STORED_NAVIGATION_TYPES: Final[tuple[str, ...]] = (*NAVIGATION_TYPES, OTHER_NAVIGATION)
 
 # The Network Information API's effective connection types.
 CONNECTION_TYPES: Final = frozenset({"slow-2g", "2g", "3g", "4g"})

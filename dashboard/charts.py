@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collector.query.distribution import nice_ceiling
-from dashboard.vitals import Rating, Vital
+from collector.vitals import Rating
+from dashboard.vitals import RATING_WORDS, Vital
 
 _YScale = Callable[[float], float]
 _TimeScale = Callable[[datetime], float]
@@ -113,7 +114,12 @@ def trend_chart(
         shown = vital.format(period.value)
         segment.append(f"{'M' if not segment else 'L'}{x},{y}")
         points.append(
-            Point(x, y, rating, f"{when}: p75 {shown} ({rating.label}), {period.count:,} samples")
+            Point(
+                x,
+                y,
+                rating,
+                f"{when}: p75 {shown} ({RATING_WORDS[rating]}), {period.count:,} samples",
+            )
         )
         table.append((when, shown, f"{period.count:,}"))
     if segment:
@@ -142,7 +148,7 @@ def describe_trend(*, vital: Vital, series: Sequence[TrendPoint]) -> str:
     first_value, last_value, peak_value = first.value or 0.0, last.value or 0.0, peak.value or 0.0
     return (
         f"p75 {vital.name} went from {vital.format(first_value)} to {vital.format(last_value)} "
-        f"({vital.rate(last_value).label.lower()}); highest {vital.format(peak_value)} on "
+        f"({RATING_WORDS[vital.rate(last_value)].lower()}); highest {vital.format(peak_value)} on "
         f"{peak.start.strftime('%a %d %b %H:%M')}. {bands}"
     )
 
@@ -240,7 +246,7 @@ def distribution_bar(
         width = round(fraction * 100, 2)
         segments.append(Segment(rating, round(x, 2), width, fraction, f"{fraction:.0%}"))
         x += width
-    description = ", ".join(f"{s.label} {s.rating.label.lower()}" for s in segments)
+    description = ", ".join(f"{s.label} {RATING_WORDS[s.rating].lower()}" for s in segments)
     return DistributionBar(segments=segments, description=description, empty=False)
 
 
@@ -320,7 +326,7 @@ def histogram(*, vital: Vital, bins: Sequence[Bin], title: str) -> Histogram:
                 width=round(max(bar_w - 1, 0.5), 1),
                 height=h,
                 rating=rating,
-                label=f"{span}: {b.count:,} samples ({share:.1%}, {rating.label.lower()})",
+                label=f"{span}: {b.count:,} samples ({share:.1%}, {RATING_WORDS[rating].lower()})",
             )
         )
         table.append((span, f"{b.count:,} ({share:.1%})"))

@@ -15,15 +15,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.query import attribution, comparison, distribution, service
-from collector.query.levels import DAY, HOUR
 from collector.query.resolution import trend_interval
 from collector.query.schemas import AttributionRow, MetricStats, Worsening
 from collector.query.score import score_card
 from collector.query.windows import SNAP_SLACK, Window, resolve_window
 from collector.sites.schemas import Site
+from collector.vitals import DAY, HOUR, Rating
 from dashboard.charts import Bin, TrendPoint
 from dashboard.filters import Filters
-from dashboard.vitals import CORE_VITALS, VITALS, Rating, Vital
+from dashboard.vitals import CORE_VITALS, VITALS, Vital
 
 # Trend periods: about 24-28 points per chart, enough to see a change, few enough that
 # five charts stay a small page. Filters only day-grained rollups keep get a point a day.

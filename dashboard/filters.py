@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from collector.vitals import DEVICES, NAVIGATION_TYPES
+
 WINDOWS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
@@ -25,16 +27,6 @@ WINDOW_LABELS = {
     "28d": "Last 28 days",
 }
 DEFAULT_WINDOW = "7d"
-DEVICES = ("mobile", "tablet", "desktop")
-NAVIGATION_TYPES = (
-    "navigate",
-    "reload",
-    "back-forward",
-    "back-forward-cache",
-    "prerender",
-    "restore",
-    "soft-navigation",
-)
 _WORD = re.compile(r"^[a-z0-9][a-z0-9 ._-]{0,63}$")
 _MAX_ROUTE_LENGTH = 512
 _MAX_SHOWN_VALUE = 60

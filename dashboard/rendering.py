@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 from dashboard.assets import Assets
 from dashboard.deps import session_codec
 from dashboard.session import CSRF_COOKIE, CSRF_FIELD, Principal, new_csrf_nonce
-from dashboard.vitals import VITALS
+from dashboard.vitals import CORE_VITALS, RATING_ICONS, RATING_WORDS, VITALS
 
 PREFIX = "/dashboard"
 
@@ -45,11 +45,14 @@ def build_environment(assets: Assets) -> Environment:
         site_url=site_url,
         route_url=route_url,
         vitals=VITALS,
+        core_vitals=CORE_VITALS,
         csrf_field=CSRF_FIELD,
     )
     env.filters["percent"] = lambda share: "–" if share is None else f"{share:.0%}"
     env.filters["thousands"] = lambda count: f"{count:,}"
     env.filters["number"] = format_number
+    env.filters["rating_words"] = RATING_WORDS.__getitem__
+    env.filters["rating_icon"] = RATING_ICONS.__getitem__
     return env
 
 

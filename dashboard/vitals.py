@@ -1,29 +1,26 @@
-"""The Web Vitals as the dashboard shows them: names, units, official thresholds, formats."""
+"""The Web Vitals as the dashboard shows them: labels, questions, formats.
+
+Names, units, thresholds and ratings come from ``collector.vitals``; this module adds
+only what a person reads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from collector.vitals import CORE_METRICS, CURRENT_METRICS, THRESHOLDS, UNITS, Rating, rate
 
-class Rating(StrEnum):
-    """The official three-way rating of a value; words and icons go with it, not colour alone."""
-
-    GOOD = "good"
-    NEEDS_IMPROVEMENT = "needs-improvement"
-    POOR = "poor"
-
-    @property
-    def label(self) -> str:
-        """The rating in words."""
-        return {"good": "Good", "needs-improvement": "Needs improvement", "poor": "Poor"}[
-            self.value
-        ]
-
-    @property
-    def icon(self) -> str:
-        """A shape that tells the rating apart without colour."""
-        return {"good": "●", "needs-improvement": "▲", "poor": "■"}[self.value]
+# The rating in words and as a shape: the dashboard never tells ratings apart by colour alone.
+RATING_WORDS: dict[Rating, str] = {
+    Rating.GOOD: "Good",
+    Rating.NEEDS_IMPROVEMENT: "Needs improvement",
+    Rating.POOR: "Poor",
+}
+RATING_ICONS: dict[Rating, str] = {
+    Rating.GOOD: "●",
+    Rating.NEEDS_IMPROVEMENT: "▲",
+    Rating.POOR: "■",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,19 +29,31 @@ class Vital:
 
     name: str
     label: str
-    unit: str
-    good: float
-    poor: float
-    core: bool
     question: str
 
+    @property
+    def unit(self) -> str:
+        """``ms``, or empty for the unitless CLS."""
+        return UNITS[self.name]
+
+    @property
+    def good(self) -> float:
+        """The largest good value."""
+        return THRESHOLDS[self.name][0]
+
+    @property
+    def poor(self) -> float:
+        """The largest value that still needs improvement; above it is poor."""
+        return THRESHOLDS[self.name][1]
+
+    @property
+    def core(self) -> bool:
+        """Whether this is one of the three Core Web Vitals."""
+        return self.name in CORE_METRICS
+
     def rate(self, value: float) -> Rating:
-        """The official rating of ``value`` (thresholds are inclusive upper bounds)."""
-        if value <= self.good:
-            return Rating.GOOD
-        if value <= self.poor:
-            return Rating.NEEDS_IMPROVEMENT
-        return Rating.POOR
+        """The official rating of ``value``."""
+        return rate(self.name, value)
 
     def format(self, value: float | None, extra_digits: int = 0) -> str:
         """``value`` for people: ms under a second, seconds above, CLS with two decimals
@@ -67,15 +76,13 @@ class Vital:
         return f"{shown[0]} → {shown[1]}"
 
 
-VITALS: dict[str, Vital] = {
-    vital.name: vital
-    for vital in (
-        Vital("LCP", "Largest Contentful Paint", "ms", 2500, 4000, True, "Loading"),
-        Vital("INP", "Interaction to Next Paint", "ms", 200, 500, True, "Responsiveness"),
-        Vital("CLS", "Cumulative Layout Shift", "", 0.1, 0.25, True, "Visual stability"),
-        Vital("FCP", "First Contentful Paint", "ms", 1800, 3000, False, "First paint"),
-        Vital("TTFB", "Time to First Byte", "ms", 800, 1800, False, "Server response"),
-    )
+_LABELS: dict[str, tuple[str, str]] = {
+    "LCP": ("Largest Contentful Paint", "Loading"),
+    "INP": ("Interaction to Next Paint", "Responsiveness"),
+    "CLS": ("Cumulative Layout Shift", "Visual stability"),
+    "FCP": ("First Contentful Paint", "First paint"),
+    "TTFB": ("Time to First Byte", "Server response"),
 }
+VITALS: dict[str, Vital] = {name: Vital(name, *_LABELS[name]) for name in CURRENT_METRICS}
 CORE_VITALS = tuple(name for name, vital in VITALS.items() if vital.core)
 OTHER_VITALS = tuple(name for name, vital in VITALS.items() if not vital.core)

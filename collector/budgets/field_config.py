@@ -19,7 +19,7 @@ from typing import Any
 
 from collector.errors import InvalidInput
 from collector.ingest.normalize import route_of
-from collector.ingest.useragent import DEVICE_CLASSES
+from collector.vitals import DEVICE_CLASSES
 
 # The Core Web Vitals and their diagnostics; FID is retired from web-vitals.
 FIELD_METRICS: tuple[str, ...] = ("LCP", "INP", "CLS", "FCP", "TTFB")

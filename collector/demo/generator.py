@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collector.storage.records import EventRecord
+from collector.vitals import rate
 
 REGRESSED_ROUTE = "/product/:id"
 REGRESSION_DAYS = 3
@@ -186,7 +187,7 @@ def _one_view(
             metric=metric,
             value=rounded,
             delta=rounded,
-            rating=_rating(metric, rounded),
+            rating=rate(metric, rounded).value,
             metric_id=f"{view_id}-{metric}",
             navigation_type=navigation,
             page_path=path,
@@ -249,19 +250,3 @@ def _lcp_attribution(route: DemoRoute, number: int, ttfb: float, lcp: float) -> 
 
 def _lognormal(rng: random.Random, median: float, metric: str) -> float:
     return max(median, 0.001) * math.exp(rng.gauss(0, SPREAD[metric]))
-
-
-_THRESHOLDS = {
-    "LCP": (2500, 4000),
-    "INP": (200, 500),
-    "CLS": (0.1, 0.25),
-    "FCP": (1800, 3000),
-    "TTFB": (800, 1800),
-}
-
-
-def _rating(metric: str, value: float) -> str:
-    good, poor = _THRESHOLDS[metric]
-    if value <= good:
-        return "good"
-    return "needs-improvement" if value <= poor else "poor"

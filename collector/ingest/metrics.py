@@ -11,14 +11,11 @@ import msgspec
 from collector.ingest.attribution import summarize_attribution
 from collector.ingest.normalize import (
     MAX_PAGE_PATH,
-    MAX_VALUE,
-    SOFT_NAVIGATION,
     connection_of,
     country_of,
     kept_query_of,
     navigation_type_of,
     page_path_of,
-    rating_of,
     route_of,
 )
 from collector.ingest.schemas import (
@@ -31,6 +28,7 @@ from collector.ingest.schemas import (
 )
 from collector.ingest.useragent import Client, client_of
 from collector.storage.records import EventRecord
+from collector.vitals import MAX_VALUE, SOFT_NAVIGATION, rate
 
 MAX_METRIC_ID = 128
 MAX_DEVICE_MEMORY = 1024.0
@@ -117,7 +115,7 @@ def to_record(metric: BareMetricIn, beacon: BeaconDefaults) -> EventRecord:
         name,
         value,
         delta,
-        rating_of(name, value),
+        rate(name, value).value,
         _metric_id(metric.id),
         navigation_type,
         _stored_page(page, path, beacon.kept_params),

@@ -10,60 +10,17 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from collector.vitals import CONNECTION_TYPES, NAVIGATION_TYPES, OTHER_NAVIGATION, UNKNOWN
+
 MAX_PAGE_PATH = 1024
 MAX_KEPT_QUERY = 256
 MAX_ROUTE = 512
-UNKNOWN = "unknown"
-
-# web-vitals' rating thresholds (good up to the first, needs-improvement up to the second).
-THRESHOLDS: dict[str, tuple[float, float]] = {
-    "LCP": (2500, 4000),
-    "INP": (200, 500),
-    "CLS": (0.1, 0.25),
-    "FCP": (1800, 3000),
-    "TTFB": (800, 1800),
-    "FID": (100, 300),
-}
-# Largest believable values: an hour for timings, far past any real layout shift score.
-MAX_VALUE: dict[str, float] = {
-    "LCP": 3_600_000,
-    "INP": 3_600_000,
-    "FCP": 3_600_000,
-    "TTFB": 3_600_000,
-    "FID": 3_600_000,
-    "CLS": 100.0,
-}
-
-# What a navigation type web-vitals does not name is stored as.
-OTHER_NAVIGATION = "other"
-NAVIGATION_TYPES = frozenset(
-    {
-        "navigate",
-        "reload",
-        "back-forward",
-        "back-forward-cache",
-        "prerender",
-        "restore",
-        "soft-navigation",
-    }
-)
-SOFT_NAVIGATION = "soft-navigation"
-CONNECTION_TYPES = frozenset({"slow-2g", "2g", "3g", "4g"})
-
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_HASH = re.compile(r"[0-9a-fA-F]{16,}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 # Codes proxies use for "no country": unknown, Tor.
 _NO_COUNTRY = frozenset({"xx", "zz"})
-
-
-def rating_of(metric: str, value: float) -> str:
-    """``good``, ``needs-improvement`` or ``poor`` by web-vitals' thresholds."""
-    good, poor = THRESHOLDS[metric]
-    if value <= good:
-        return "good"
-    return "needs-improvement" if value <= poor else "poor"
 
 
 def navigation_type_of(raw: str | None) -> str:

@@ -9,11 +9,11 @@ on its own, so one malformed metric is rejected without losing its neighbours.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-MetricName = Literal["LCP", "INP", "CLS", "FCP", "TTFB", "FID"]
+from collector.vitals import MetricName
 
 ShortText = Annotated[str, msgspec.Meta(max_length=512)]
 PageText = Annotated[str, msgspec.Meta(max_length=4096)]

@@ -13,10 +13,7 @@ from functools import lru_cache
 
 import msgspec
 
-from collector.ingest.normalize import UNKNOWN
-
-# Every device class a stored beacon can have.
-DEVICE_CLASSES: tuple[str, ...] = ("mobile", "tablet", "desktop", UNKNOWN)
+from collector.vitals import UNKNOWN
 
 MAX_USER_AGENT = 512
 MAX_NAME = 64

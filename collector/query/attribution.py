@@ -24,11 +24,12 @@ from collector.errors import InvalidInput
 from collector.query.params import one_of
 from collector.query.raw_rows import raw_conditions
 from collector.query.schemas import Attribution, AttributionRow
-from collector.query.sketch import POOR, nearest_rank, rating_of
+from collector.query.sketch import nearest_rank
 from collector.query.windows import SNAP_SLACK, Window
 from collector.sites.schemas import Site
 from collector.storage.db import stream_in_chunks
 from collector.storage.tables import events
+from collector.vitals import POOR_CODE, rating_code
 
 ATTRIBUTION_MAX_WINDOW = timedelta(days=7)
 # Attribution keys per metric, newest web-vitals name first (v5 renamed LCP's ``element``).
@@ -89,7 +90,7 @@ class _Culprit:
 
     def row(self, metric: str, route: str, target: str) -> AttributionRow:
         ordered = sorted(self.values)
-        poor = sum(1 for value in ordered if rating_of(metric, value) == POOR)
+        poor = sum(1 for value in ordered if rating_code(metric, value) == POOR_CODE)
         common = self.details.most_common(1)
         return AttributionRow(
             route=route,

@@ -9,12 +9,11 @@ from sqlalchemy import Row, desc, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.query import service
-from collector.query.levels import DAY
-from collector.query.sketch import METRICS
 from collector.query.timeutil import epoch_seconds, from_epoch
 from collector.query.windows import Window
 from collector.sites.schemas import Site
 from collector.storage.tables import events
+from collector.vitals import DAY, METRICS
 
 
 async def recent_beacons(

@@ -25,11 +25,12 @@ from collector.query.levels import covering_level, supported_combinations
 from collector.query.raw_rows import raw_conditions
 from collector.query.schemas import Distribution, DistributionBin, Source
 from collector.query.service import RAW_MAX_WINDOW
-from collector.query.sketch import THRESHOLDS, mapping_for, nearest_rank
+from collector.query.sketch import mapping_for, nearest_rank
 from collector.query.windows import SNAP_SLACK, Window
 from collector.sites.schemas import Site
 from collector.storage.db import stream_in_chunks
 from collector.storage.tables import events
+from collector.vitals import THRESHOLDS
 
 DEFAULT_BINS = 24
 MIN_BINS, MAX_BINS = 4, 100

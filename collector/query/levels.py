@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from collector.vitals import DAY, HOUR
+
 DIMENSIONS: tuple[str, ...] = (
     "route",
     "device",
@@ -41,8 +43,6 @@ _BIT = {dimension: 1 << (len(DIMENSIONS) - 1 - i) for i, dimension in enumerate(
 FULL_MASK = (1 << len(DIMENSIONS)) - 1
 
 FIVE_MINUTES = 300
-HOUR = 3600
-DAY = 86400
 
 
 def level_of(dimensions: Iterable[str]) -> int:

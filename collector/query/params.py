@@ -6,10 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 
 from collector.errors import InvalidInput
-from collector.ingest.normalize import NAVIGATION_TYPES, OTHER_NAVIGATION
-from collector.ingest.useragent import DEVICE_CLASSES
 from collector.query.levels import DIMENSIONS
-from collector.query.sketch import METRICS
+from collector.vitals import DEVICE_CLASSES, METRICS, NAVIGATION_TYPES, OTHER_NAVIGATION
 
 # "page" is what people say; pages are grouped into routes (``/product/:id``).
 DIMENSION_ALIASES = {"page": "route"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from collector.query.levels import DAY, covering_level
+from collector.query.levels import covering_level
 from collector.query.windows import Window
+from collector.vitals import DAY
 
 
 def trend_interval(*, window: Window, filters: Iterable[str], preferred: int) -> int:

@@ -55,10 +55,11 @@ from collector.query.levels import (
     dimensions_of,
 )
 from collector.query.packed import literal_of
-from collector.query.sketch import GOOD, NEEDS_IMPROVEMENT, POOR, mapping_for, rating_of
+from collector.query.sketch import mapping_for
 from collector.query.timeutil import epoch_seconds
 from collector.storage.records import EventRecord
 from collector.storage.tables import ROLLUP_KEY, rollup_watermark
+from collector.vitals import GOOD_CODE, NEEDS_IMPROVEMENT_CODE, POOR_CODE, rating_code
 
 WATERMARK_ID = 1
 # The roller leaves events younger than ROLL_LAG alone; batches whose records are all
@@ -92,11 +93,11 @@ class Cell:
     def add(self, bucket: int, rating: int, n: int) -> None:
         """Count ``n`` observations (negative to remove) in ``bucket`` with ``rating``."""
         self.count += n
-        if rating == GOOD:
+        if rating == GOOD_CODE:
             self.good += n
-        elif rating == NEEDS_IMPROVEMENT:
+        elif rating == NEEDS_IMPROVEMENT_CODE:
             self.needs_improvement += n
-        elif rating == POOR:
+        elif rating == POOR_CODE:
             self.poor += n
         self.histogram[bucket] = self.histogram.get(bucket, 0) + n
 
@@ -181,7 +182,7 @@ def cells_of(
         bucket = mapping_for(r.metric).bucket_of(r.value)
         dims = (r.route, r.device, r.browser, r.connection, r.navigation_type, r.country or "")
         key = (r.site_id, r.metric, seconds - seconds % smallest, dims, bucket)
-        finest[(*key, rating_of(r.metric, r.value))] += weight
+        finest[(*key, rating_code(r.metric, r.value))] += weight
     cells: Cells = {}
     for (site_id, metric, period, dims, bucket, rating), n in finest.items():
         if n == 0:

@@ -11,7 +11,6 @@ from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, RuntimeDep, SiteReader
 from collector.query import attribution, comparison, distribution, export, score, service
-from collector.query.levels import DAY
 from collector.query.params import (
     parse_dimension,
     parse_filters,
@@ -32,6 +31,7 @@ from collector.query.schemas import (
     Timeseries,
 )
 from collector.query.windows import Window, resolve_window
+from collector.vitals import DAY
 
 router = APIRouter(prefix="/api/v1/sites/{key}", tags=["query"])
 

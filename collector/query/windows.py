@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from collector.errors import InvalidInput
-from collector.query.levels import DAY, HOUR
 from collector.query.timeutil import epoch_seconds, from_epoch
+from collector.vitals import DAY, HOUR
 
 MAX_WINDOW = timedelta(days=400)
 DEFAULT_SPAN = timedelta(hours=24)

@@ -17,11 +17,11 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from collector.telemetry.latency import RequestLatency
+from collector.vitals import METRICS
 
 OTHER = "other"
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-WEB_VITALS = frozenset({"CLS", "FCP", "FID", "INP", "LCP", "TTFB"})
 BUDGET_VERDICTS = frozenset({"pass", "fail", "warn", "error"})
 
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
@@ -55,7 +55,7 @@ class BoundedLabel:
 
 def web_vital_label(metric: str) -> str:
     """A Web Vitals metric name as a label: LCP, INP, CLS, FCP, TTFB, FID, else ``other``."""
-    return metric if metric in WEB_VITALS else OTHER
+    return metric if metric in METRICS else OTHER
 
 
 class RequestsInFlight:

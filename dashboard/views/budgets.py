@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from collector.budgets import field_regressions
-from collector.budgets import projects as budget_projects
 from collector.budgets import service as budgets_service
 from collector.budgets.lab_field import latest_lab_versus_field
+from collector.budgets.lhci import projects as budget_projects
 from collector.deps import Conn
 from dashboard.deps import LoggedIn, ShownSite
 from dashboard.rendering import render

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from collector.vitals import Rating
 from dashboard.charts import (
     Bin,
     TrendPoint,
@@ -14,7 +15,7 @@ from dashboard.charts import (
     nice_ceiling,
     trend_chart,
 )
-from dashboard.vitals import VITALS, Rating
+from dashboard.vitals import VITALS
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 

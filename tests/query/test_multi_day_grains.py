@@ -8,11 +8,12 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.query.levels import COMPACTED_GRAINS, DAY
+from collector.query.levels import COMPACTED_GRAINS
 from collector.query.service import summarize
 from collector.query.windows import Window
 from collector.storage.migrate import downgrade, upgrade
 from collector.storage.tables import rollups
+from collector.vitals import DAY
 from tests.factories import roll_up_everything, set_watermark, store_events
 from tests.query.conftest import T0, site_with_id
 from tests.query.test_roller import random_events, stored_rollups

@@ -10,8 +10,6 @@ from hypothesis import strategies as st
 
 from collector.errors import InvalidInput
 from collector.query.levels import (
-    DAY,
-    HOUR,
     LEVELS,
     PeriodRange,
     cover,
@@ -20,6 +18,7 @@ from collector.query.levels import (
     level_of,
 )
 from collector.query.windows import parse_duration, resolve_window
+from collector.vitals import DAY, HOUR
 
 NOW = datetime(2026, 11, 26, 10, 17, 42, 5000, tzinfo=UTC)
 
