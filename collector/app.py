@@ -20,9 +20,9 @@ from collector import health
 from collector.allocator import keep_freed_memory_for_reuse
 from collector.budgets.field_regressions import check_forever as check_field_forever
 from collector.budgets.field_router import router as field_router
-from collector.budgets.lhci_router import app_links as lhci_app_links
-from collector.budgets.lhci_router import router as lhci_router
-from collector.budgets.retention import prune_forever
+from collector.budgets.lhci.retention import prune_forever
+from collector.budgets.lhci.router import app_links as lhci_app_links
+from collector.budgets.lhci.router import router as lhci_router
 from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.http_errors import RefuseNulInUrl, install_error_handlers

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from collector.budgets.schemas import BuildContext
+from collector.budgets.lhci.schemas import BuildContext
 from collector.config import BuildContextSettings
 from collector.errors import InvalidInput
 

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets.assert_config import resolve
-from collector.budgets.builds import list_builds, run_summaries
 from collector.budgets.config import BudgetConfig
 from collector.budgets.jsport import kebab_case
-from collector.budgets.projects import list_projects
+from collector.budgets.lhci.builds import list_builds, run_summaries
+from collector.budgets.lhci.projects import list_projects
 from collector.ingest.normalize import route_of
 from collector.query.service import summarize
 from collector.query.windows import resolve_window

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from collector.budgets import service
 from collector.budgets.config import build_config
-from collector.budgets.schemas import CheckReport, CheckRequest, ConfigRequest
+from collector.budgets.lhci.schemas import CheckReport, CheckRequest, ConfigRequest
 from collector.deps import Conn, RuntimeDep, SiteFromToken
 
 router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])

@@ -15,17 +15,17 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets import builds
 from collector.budgets import lhr as lhr_format
 from collector.budgets.build_files import files_from_document
 from collector.budgets.config import BudgetConfig, build_config
 from collector.budgets.engine import bounded_audits, evaluate, measure_of
 from collector.budgets.field import Observation, observe
 from collector.budgets.lab_field import LabFieldRow, lab_versus_field
-from collector.budgets.projects import project_for_site
+from collector.budgets.lhci import builds
+from collector.budgets.lhci.projects import project_for_site
+from collector.budgets.lhci.schemas import Build, BuildContext, CheckReport, Project
 from collector.budgets.regressions import Samples, find_regressions, samples_from_summaries
 from collector.budgets.results import AssertionResult, Evaluation, Regression
-from collector.budgets.schemas import Build, BuildContext, CheckReport, Project
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.sites.schemas import Site
 from collector.storage.tables import budget_builds, budget_checks, budget_configs, budget_projects

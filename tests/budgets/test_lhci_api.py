@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.budgets import projects
-from collector.budgets.retention import prune
+from collector.budgets.lhci import projects
+from collector.budgets.lhci.retention import prune
 from collector.storage.tables import budget_lhrs, budget_runs, budget_statistics
 from tests.budgets.helpers import lhr
 from tests.factories import make_site

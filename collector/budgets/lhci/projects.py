@@ -12,7 +12,7 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets.schemas import Project
+from collector.budgets.lhci.schemas import Project
 from collector.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unprocessable
 from collector.security.tokens import hash_token, token_matches
 from collector.sites.schemas import Site

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets import lhr as lhr_format
 from collector.budgets.assertions import representative_runs
-from collector.budgets.schemas import Build, BuildContext, Project, Run, Statistic
-from collector.budgets.statistics import STATISTIC_VERSION, compute_statistics
+from collector.budgets.lhci.schemas import Build, BuildContext, Project, Run, Statistic
+from collector.budgets.lhci.statistics import STATISTIC_VERSION, compute_statistics
 from collector.errors import NotFound, Unprocessable
 from collector.storage.tables import (
     budget_builds,

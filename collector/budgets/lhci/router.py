@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import RedirectResponse
 
-from collector.budgets import builds, projects
-from collector.budgets.schemas import (
+from collector.budgets.lhci import builds, projects
+from collector.budgets.lhci.schemas import (
     BranchEntry,
     Build,
     BuildCreate,
