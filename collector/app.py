@@ -18,8 +18,8 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
 from collector.allocator import keep_freed_memory_for_reuse
-from collector.budgets.field_regressions import check_forever as check_field_forever
-from collector.budgets.field_router import router as field_router
+from collector.budgets.field.regressions import check_forever as check_field_forever
+from collector.budgets.field.router import router as field_router
 from collector.budgets.lhci.retention import prune_forever
 from collector.budgets.lhci.router import app_links as lhci_app_links
 from collector.budgets.lhci.router import router as lhci_router

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.budgets.cli import budget_cli
-from collector.budgets.field_regressions import (
+from collector.budgets.field.regressions import (
     CheckResult,
     check_all_sites,
     regressions_json,

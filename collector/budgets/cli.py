@@ -21,7 +21,7 @@ from collector.budgets.build_files import files_from_directory, files_from_docum
 from collector.budgets.config import build_config, rc_assert_options
 from collector.budgets.config_files import classify, read_document
 from collector.budgets.engine import evaluate
-from collector.budgets.field_config import field_budgets_of_rc
+from collector.budgets.field.config import field_budgets_of_rc
 from collector.budgets.results import Evaluation, Verdict
 from collector.config import load_build_context_settings
 from collector.errors import InvalidInput

@@ -9,7 +9,7 @@ from typing import Any
 from collector.budgets.assert_config import validate_assert_options
 from collector.budgets.budget_json import budgets_to_assertions
 from collector.budgets.bundles import validate_bundle_budgets
-from collector.budgets.field_config import (
+from collector.budgets.field.config import (
     FieldBudget,
     field_budgets_of_rc,
     validate_field_budgets,

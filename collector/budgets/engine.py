@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from collector.budgets.assert_config import evaluate_assertions, resolve
 from collector.budgets.bundles import BuildFile, evaluate_bundle_budgets
 from collector.budgets.config import BudgetConfig
-from collector.budgets.field import Observation, field_results
+from collector.budgets.field.observe import Observation, field_results
 from collector.budgets.jsport import kebab_case
 from collector.budgets.lhr import LHR
 from collector.budgets.results import AssertionResult

@@ -19,8 +19,8 @@ from collector.budgets import lhr as lhr_format
 from collector.budgets.build_files import files_from_document
 from collector.budgets.config import BudgetConfig, build_config
 from collector.budgets.engine import bounded_audits, evaluate, measure_of
-from collector.budgets.field import Observation, observe
-from collector.budgets.lab_field import LabFieldRow, lab_versus_field
+from collector.budgets.field.lab_vs_field import LabFieldRow, lab_versus_field
+from collector.budgets.field.observe import Observation, observe
 from collector.budgets.lhci import builds
 from collector.budgets.lhci.projects import project_for_site
 from collector.budgets.lhci.schemas import Build, BuildContext, CheckReport, Project

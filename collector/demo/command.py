@@ -14,7 +14,7 @@ import typer
 from prometheus_client import CollectorRegistry
 
 from collector.app import event_writer
-from collector.budgets.field_regressions import check_site
+from collector.budgets.field.regressions import check_site
 from collector.config import Settings
 from collector.demo.service import DemoSite, demo_start, load_demo, prepare_demo_site
 from collector.sites import service as sites_service

@@ -29,8 +29,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from collector.budgets.field_config import FIELD_METRICS
-from collector.budgets.field_regressions import latest_regressions
+from collector.budgets.field.config import FIELD_METRICS
+from collector.budgets.field.regressions import latest_regressions
 from collector.config import Settings
 from collector.query.service import break_down, summarize
 from collector.query.windows import Window, resolve_window

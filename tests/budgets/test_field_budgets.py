@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.budgets.field_config import validate_field_budgets
+from collector.budgets.field.config import validate_field_budgets
 from collector.sites.schemas import CreatedSite
 from collector.storage.tables import budget_builds, budget_checks
 from tests.budgets.helpers import build, site_headers

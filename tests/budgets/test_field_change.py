@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.budgets.field_change import (
+from collector.budgets.field.change import (
     MAX_P_VALUE,
     Quantiles,
     one_sided_p_value,

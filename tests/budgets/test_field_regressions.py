@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.budgets.field_regressions import check_site
+from collector.budgets.field.regressions import check_site
 from collector.sites.schemas import CreatedSite
 from collector.sites.service import get_site
 from tests.budgets.helpers import site_headers

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.budgets.field_regressions import check_site
+from collector.budgets.field.regressions import check_site
 from collector.sites.service import get_site
 from tests.budgets.helpers import build, runs
 from tests.dashboard.conftest import log_in

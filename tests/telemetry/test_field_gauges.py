@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.app import create_app
-from collector.budgets.field_regressions import check_site
+from collector.budgets.field.regressions import check_site
 from collector.config import Settings
 from collector.sites.schemas import CreatedSite
 from collector.sites.service import get_site

@@ -20,8 +20,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from collector.budgets.field_change import Quantiles, Worsening, worsening
-from collector.budgets.field_config import FIELD_METRICS
+from collector.budgets.field.change import Quantiles, Worsening, worsening
+from collector.budgets.field.config import FIELD_METRICS
 from collector.errors import InvalidInput
 from collector.query.schemas import MetricStats
 from collector.query.service import break_down, summarize

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets.field_config import WINDOWS, FieldBudget
+from collector.budgets.field.config import WINDOWS, FieldBudget
 from collector.budgets.results import AssertionResult, Level
 from collector.query.service import summarize
 from collector.query.windows import Window, resolve_window

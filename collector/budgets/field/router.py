@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from collector.budgets import field_regressions
+from collector.budgets.field import regressions as field_regressions
 from collector.deps import Conn, SiteReader
 
 router = APIRouter(prefix="/api/v1/sites", tags=["budgets"])
