@@ -20,10 +20,10 @@ from collector import health
 from collector.allocator import keep_freed_memory_for_reuse
 from collector.budgets.field.regressions import check_forever as check_field_forever
 from collector.budgets.field.router import router as field_router
+from collector.budgets.lab.router import router as budgets_router
 from collector.budgets.lhci.retention import prune_forever
 from collector.budgets.lhci.router import app_links as lhci_app_links
 from collector.budgets.lhci.router import router as lhci_router
-from collector.budgets.router import router as budgets_router
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.http_errors import RefuseNulInUrl, install_error_handlers
 from collector.ingest import useragent

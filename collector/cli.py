@@ -20,13 +20,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets.cli import budget_cli
 from collector.budgets.field.regressions import (
     CheckResult,
     check_all_sites,
     regressions_json,
     require_checkable_day,
 )
+from collector.budgets.lab.cli import budget_cli
 from collector.config import InvalidSettings, Settings, load_settings
 from collector.errors import InvalidInput, PerfbeaconError
 from collector.security import admin_tokens

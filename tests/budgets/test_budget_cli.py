@@ -156,7 +156,7 @@ def test_js_config_without_node_reads_the_literal(tmp_path: Path) -> None:
 # The command with a 1 s node timeout; a process, so that a missing timeout fails the
 # test by the run's own timeout instead of hanging it.
 SHORT_NODE_TIMEOUT = (
-    "from collector.budgets import config_files\n"
+    "from collector.budgets.lab import config_files\n"
     "config_files.NODE_TIMEOUT_SECONDS = 1\n"
     "from collector.cli import main\n"
     "main()\n"

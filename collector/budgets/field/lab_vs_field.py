@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets.assert_config import resolve
-from collector.budgets.config import BudgetConfig
-from collector.budgets.jsport import kebab_case
+from collector.budgets.lab.assert_config import resolve
+from collector.budgets.lab.config import BudgetConfig
+from collector.budgets.lab.jsport import kebab_case
 from collector.budgets.lhci.builds import list_builds, run_summaries
 from collector.budgets.lhci.projects import list_projects
 from collector.ingest.normalize import route_of

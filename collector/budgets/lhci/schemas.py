@@ -1,10 +1,10 @@
 """Shapes of projects, builds, runs and statistics, as the Lighthouse CI API spells them
-(camelCase), plus the budget check request and answer."""
+(camelCase)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -147,45 +147,3 @@ class BranchEntry(BaseModel):
     """An entry of ``GET .../branches``."""
 
     branch: str
-
-
-class CheckRequest(BaseModel):
-    """``POST /api/v1/budgets/check``: LHRs and/or build files, a config (or the site's
-    stored one), and the build context."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    build: BuildContext
-    lhrs: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
-    assert_options: dict[str, Any] | None = Field(default=None, alias="assert")
-    lighthouserc: dict[str, Any] | None = None
-    budgets: list[Any] | None = None
-    bundle_budgets: dict[str, Any] | list[Any] | None = None
-    field_budgets: list[Any] | None = None
-    bundle_stats: dict[str, Any] | None = None
-
-
-class ConfigRequest(BaseModel):
-    """``PUT /api/v1/budgets/config``: the site's stored budget configuration."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    assert_options: dict[str, Any] | None = Field(default=None, alias="assert")
-    lighthouserc: dict[str, Any] | None = None
-    budgets: list[Any] | None = None
-    bundle_budgets: dict[str, Any] | list[Any] | None = None
-    field_budgets: list[Any] | None = None
-
-
-class CheckReport(BaseModel):
-    """The answer of a check: one verdict, every assertion, regressions, the baseline."""
-
-    verdict: Literal["pass", "warn", "fail"]
-    project_id: str
-    build: Build
-    baseline: Build | None
-    urls: list[str]
-    runs: int
-    results: list[dict[str, Any]]
-    regressions: list[dict[str, Any]]
-    lab_vs_field: list[dict[str, Any]] = Field(default_factory=list)

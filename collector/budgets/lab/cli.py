@@ -14,14 +14,14 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 
-from collector.budgets import lhr as lhr_format
-from collector.budgets import report as report_format
-from collector.budgets.build_context import resolve_build_context
-from collector.budgets.build_files import files_from_directory, files_from_document
-from collector.budgets.config import build_config, rc_assert_options
-from collector.budgets.config_files import classify, read_document
-from collector.budgets.engine import evaluate
 from collector.budgets.field.config import field_budgets_of_rc
+from collector.budgets.lab import lhr as lhr_format
+from collector.budgets.lab import report as report_format
+from collector.budgets.lab.build_context import resolve_build_context
+from collector.budgets.lab.build_files import files_from_directory, files_from_document
+from collector.budgets.lab.config import build_config, rc_assert_options
+from collector.budgets.lab.config_files import classify, read_document
+from collector.budgets.lab.evaluate import evaluate
 from collector.budgets.results import Evaluation, Verdict
 from collector.config import load_build_context_settings
 from collector.errors import InvalidInput

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from collector.budgets.bundles import BuildFile, parse_size
+from collector.budgets.lab.bundles import BuildFile, parse_size
 from collector.errors import InvalidInput
 
 # Angular and most bundlers name the chunks loaded at start like this.

@@ -17,7 +17,7 @@ PRESET_NAMES = ("lighthouse:all", "lighthouse:recommended", "lighthouse:no-pwa")
 
 @cache
 def _presets() -> dict[str, dict[str, Any]]:
-    text = files("collector.budgets").joinpath("presets.json").read_text()
+    text = files("collector.budgets.lab").joinpath("presets.json").read_text()
     presets: dict[str, dict[str, Any]] = json.loads(text)["presets"]
     return presets
 

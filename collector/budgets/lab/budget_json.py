@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from collector.budgets.jsport import is_finite_number
+from collector.budgets.lab.jsport import is_finite_number
 from collector.errors import InvalidInput
 
 RESOURCE_TYPES = (

@@ -15,16 +15,17 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets import lhr as lhr_format
-from collector.budgets.build_files import files_from_document
-from collector.budgets.config import BudgetConfig, build_config
-from collector.budgets.engine import bounded_audits, evaluate, measure_of
 from collector.budgets.field.lab_vs_field import LabFieldRow, lab_versus_field
 from collector.budgets.field.observe import Observation, observe
+from collector.budgets.lab import lhr as lhr_format
+from collector.budgets.lab.build_files import files_from_document
+from collector.budgets.lab.config import BudgetConfig, build_config
+from collector.budgets.lab.evaluate import bounded_audits, evaluate, measure_of
+from collector.budgets.lab.regressions import Samples, find_regressions, samples_from_summaries
+from collector.budgets.lab.schemas import CheckReport
 from collector.budgets.lhci import builds
 from collector.budgets.lhci.projects import project_for_site
-from collector.budgets.lhci.schemas import Build, BuildContext, CheckReport, Project
-from collector.budgets.regressions import Samples, find_regressions, samples_from_summaries
+from collector.budgets.lhci.schemas import Build, BuildContext, Project
 from collector.budgets.results import AssertionResult, Evaluation, Regression
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.sites.schemas import Site

@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from collector.budgets.assert_config import validate_assert_options
-from collector.budgets.budget_json import budgets_to_assertions
-from collector.budgets.bundles import validate_bundle_budgets
 from collector.budgets.field.config import (
     FieldBudget,
     field_budgets_of_rc,
     validate_field_budgets,
 )
-from collector.budgets.jsport import merge
+from collector.budgets.lab.assert_config import validate_assert_options
+from collector.budgets.lab.budget_json import budgets_to_assertions
+from collector.budgets.lab.bundles import validate_bundle_budgets
+from collector.budgets.lab.jsport import merge
 from collector.errors import InvalidInput
 
 RC_CI_KEYS = frozenset({"collect", "assert", "upload", "server", "wizard", "extends"})

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from collector.budgets import service
-from collector.budgets.config import build_config
-from collector.budgets.lhci.schemas import CheckReport, CheckRequest, ConfigRequest
+from collector.budgets.lab import service
+from collector.budgets.lab.config import build_config
+from collector.budgets.lab.schemas import CheckReport, CheckRequest, ConfigRequest
 from collector.deps import Conn, RuntimeDep, SiteFromToken
 
 router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])

@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from collector.budgets.jsport import is_finite_number, kebab_case
-from collector.budgets.lhr import LHR, audit_numeric_value, final_url
-from collector.budgets.presets import known_audit_ids
+from collector.budgets.lab.jsport import is_finite_number, kebab_case
+from collector.budgets.lab.lhr import LHR, audit_numeric_value, final_url
+from collector.budgets.lab.presets import known_audit_ids
 from collector.budgets.results import AssertionResult, Level
 
 AuditResult = dict[str, Any] | None

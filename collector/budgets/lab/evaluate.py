@@ -1,6 +1,7 @@
-"""The one evaluation engine: lighthouserc assertions (budget.json included, turned into
-assertions as LHCI does) on LHRs, bundle budgets on build files, and field budgets on
-what the query engine observed of the site's RUM data.
+"""Evaluating a budget configuration, the one place every kind of budget is checked:
+lighthouserc assertions (budget.json included, turned into assertions as LHCI does) on
+LHRs, bundle budgets on build files, and field budgets on what the query services
+observed of the site's RUM data. Also which measures regressions are tracked on.
 
 >>> config = build_config(lighthouserc={"ci": {"assert": {"preset": "lighthouse:recommended"}}})
 >>> results = evaluate(config=config, lhrs=lhrs, build_files=None)
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collector.budgets.assert_config import evaluate_assertions, resolve
-from collector.budgets.bundles import BuildFile, evaluate_bundle_budgets
-from collector.budgets.config import BudgetConfig
 from collector.budgets.field.observe import Observation, field_results
-from collector.budgets.jsport import kebab_case
-from collector.budgets.lhr import LHR
+from collector.budgets.lab.assert_config import evaluate_assertions, resolve
+from collector.budgets.lab.bundles import BuildFile, evaluate_bundle_budgets
+from collector.budgets.lab.config import BudgetConfig
+from collector.budgets.lab.jsport import kebab_case
+from collector.budgets.lab.lhr import LHR
 from collector.budgets.results import AssertionResult
 from collector.errors import InvalidInput
 

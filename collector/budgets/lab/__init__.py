@@ -1,0 +1,1 @@
+"""Lab budgets: LHRs, lighthouserc assertions, budget.json, bundles, and the budget check."""
