@@ -16,7 +16,6 @@ from collector.ingest.normalize import (
     kept_query_of,
     navigation_type_of,
     page_path_of,
-    route_of,
 )
 from collector.ingest.schemas import (
     BareMetricIn,
@@ -27,6 +26,7 @@ from collector.ingest.schemas import (
     TypedEnvelope,
 )
 from collector.ingest.useragent import Client, client_of
+from collector.route_groups import route_of
 from collector.storage.records import EventRecord
 from collector.vitals import MAX_VALUE, SOFT_NAVIGATION, rate
 

@@ -1,4 +1,5 @@
-"""Turn what a page sent into clean dimension values: paths, routes, connection, country.
+"""Turn what a page sent into clean dimension values: paths, connection, country (routes:
+``collector.route_groups``).
 
 Every function here is pure and cheap; the ones fed by values that repeat across
 beacons (paths) are cached.
@@ -14,10 +15,6 @@ from collector.vitals import CONNECTION_TYPES, NAVIGATION_TYPES, OTHER_NAVIGATIO
 
 MAX_PAGE_PATH = 1024
 MAX_KEPT_QUERY = 256
-MAX_ROUTE = 512
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_HEX_HASH = re.compile(r"[0-9a-fA-F]{16,}")
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 # Codes proxies use for "no country": unknown, Tor.
 _NO_COUNTRY = frozenset({"xx", "zz"})
@@ -106,45 +103,3 @@ def kept_query_of(page: str, kept: frozenset[str]) -> str:
         return ""
     text = clean_text("?" + urlencode(pairs), MAX_KEPT_QUERY)
     return text if len(text) < MAX_KEPT_QUERY else ""
-
-
-@lru_cache(maxsize=16_384)
-def route_of(path: str) -> str:
-    """The route group of a path: ids, UUIDs and hashes collapsed.
-
-    >>> route_of("/product/123")
-    '/product/:id'
-    """
-    segments = path.split("/")
-    grouped = "/".join(_segment_group(segment) for segment in segments)
-    if len(grouped) > 1 and grouped.endswith("/"):
-        grouped = grouped[:-1]
-    return grouped[:MAX_ROUTE]
-
-
-def _segment_group(segment: str) -> str:
-    if not segment:
-        return segment
-    if segment.isdigit():
-        return ":id"
-    if _UUID.fullmatch(segment):
-        return ":uuid"
-    if _HEX_HASH.fullmatch(segment) and _has_digit(segment):
-        return ":hash"
-    if _TOKEN.fullmatch(segment) and _looks_random(segment):
-        return ":hash"
-    return segment
-
-
-def _has_digit(text: str) -> bool:
-    return any(char.isdigit() for char in text)
-
-
-def _looks_random(segment: str) -> bool:
-    # A long token mixing upper case, lower case and digits is an id, not a slug:
-    # slugs ("iphone-15-pro-max") are lower case.
-    return (
-        _has_digit(segment)
-        and any(char.isupper() for char in segment)
-        and any(char.islower() for char in segment)
-    )

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.app import create_app
 from collector.config import Settings
-from collector.ingest.normalize import connection_of, country_of, page_path_of, route_of
+from collector.ingest.normalize import connection_of, country_of, page_path_of
 from collector.ingest.useragent import client_of
+from collector.route_groups import route_of
 from collector.sites.schemas import CreatedSite
 from tests.ingest.conftest import post_beacon, stored
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from collector.errors import InvalidInput
-from collector.ingest.normalize import route_of
+from collector.route_groups import route_of
 from collector.vitals import DEVICE_CLASSES
 
 # The Core Web Vitals and their diagnostics; FID is retired from web-vitals.

@@ -28,9 +28,9 @@ from collector.budgets.lab.config import BudgetConfig
 from collector.budgets.lab.jsport import kebab_case
 from collector.budgets.lhci.builds import list_builds, run_summaries
 from collector.budgets.lhci.projects import list_projects
-from collector.ingest.normalize import route_of
 from collector.query.service import summarize
 from collector.query.windows import resolve_window
+from collector.route_groups import route_of
 from collector.sites.schemas import Site
 
 FIELD_WINDOW = "7d"
