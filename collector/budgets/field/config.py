@@ -19,10 +19,10 @@ from typing import Any
 
 from collector.errors import InvalidInput
 from collector.route_groups import route_of
-from collector.vitals import DEVICE_CLASSES
+from collector.vitals import CURRENT_METRICS, DEVICE_CLASSES
 
 # The Core Web Vitals and their diagnostics; FID is retired from web-vitals.
-FIELD_METRICS: tuple[str, ...] = ("LCP", "INP", "CLS", "FCP", "TTFB")
+FIELD_METRICS = CURRENT_METRICS
 PERCENTILES: tuple[int, ...] = (50, 75, 90, 95, 99)
 WINDOWS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
