@@ -13,6 +13,7 @@ in a perfbeacon budget file (``{"fieldBudgets": [...]}``), under a lighthouserc'
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -116,7 +117,7 @@ def _field_budget(entry: object, *, where: str) -> FieldBudget:
     )
 
 
-def _bad(where: str, problem: str, allowed: list[str] | tuple[str, ...]) -> InvalidInput:
+def _bad(where: str, problem: str, allowed: Sequence[str | int]) -> InvalidInput:
     return InvalidInput(
         f"{where}: {problem}; allowed: {', '.join(str(a) for a in allowed)}",
         details={"field": where, "allowed": list(allowed)},

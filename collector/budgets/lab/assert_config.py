@@ -111,6 +111,7 @@ def _validate_base(options: dict[str, Any], where: str) -> None:
 
 
 def _validate_assertion(key: str, assertion: Any, where: str) -> None:
+    options: object
     if isinstance(assertion, str):
         level, options = assertion, {}
     elif isinstance(assertion, list) and 1 <= len(assertion) <= 2:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from collector.budgets.lab.jsport import is_finite_number, kebab_case
 from collector.budgets.lab.lhr import LHR, audit_numeric_value, final_url
 from collector.budgets.lab.presets import known_audit_ids
 from collector.budgets.results import AssertionResult, Level
+
+RunId = TypeVar("RunId")
 
 AuditResult = dict[str, Any] | None
 AssertOptions = dict[str, Any]
@@ -57,8 +59,13 @@ _VALUE_GETTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def representative_runs(runs_by_url: Sequence[Sequence[tuple[Any, LHR]]]) -> list[Any]:
-    """Per URL, the run closest to the median FCP and TTI (LHCI's ``computeRepresentativeRuns``)."""
+def representative_runs(
+    runs_by_url: Sequence[Sequence[tuple[RunId, Mapping[str, Any]]]],
+) -> list[RunId]:
+    """Per URL, the run closest to the median FCP and TTI (LHCI's ``computeRepresentativeRuns``).
+
+    Each run is (what to answer for it, its LHR or LHR summary).
+    """
     chosen = []
     for runs in runs_by_url:
         if runs:
@@ -66,7 +73,7 @@ def representative_runs(runs_by_url: Sequence[Sequence[tuple[Any, LHR]]]) -> lis
     return chosen
 
 
-def _closest_to_median(runs: Sequence[tuple[Any, LHR]]) -> Any:
+def _closest_to_median(runs: Sequence[tuple[RunId, Mapping[str, Any]]]) -> RunId:
     middle = len(runs) // 2
     fcp = [audit_numeric_value(lhr, "first-contentful-paint") for _, lhr in runs]
     tti = [audit_numeric_value(lhr, "interactive") for _, lhr in runs]

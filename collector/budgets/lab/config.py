@@ -64,10 +64,10 @@ def rc_assert_options(rc: object, *, where: str = "lighthouserc") -> dict[str, A
     """The ``ci.assert`` options of a lighthouserc (dotted keys read as LHCI reads them)."""
     if not isinstance(rc, dict):
         raise InvalidInput(f"{where}: must be an object with a 'ci' key")
-    rc = _dots_to_colons(rc)
+    converted: dict[str, Any] = _dots_to_colons(rc)
     ci: dict[str, Any] = {}
     for key in ("ci", "lhci"):
-        section = rc.get(key) or {}
+        section = converted.get(key) or {}
         if not isinstance(section, dict):
             raise InvalidInput(f"{where}.{key}: must be an object")
         ci.update(section)

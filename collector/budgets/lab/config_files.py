@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import json5
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML has no hints; its stubs are no dependency
 
 from collector.errors import InvalidInput
 

@@ -54,31 +54,34 @@ async def create_project(
         candidate = (
             slug if slug is not None and attempt == 0 else slug_for(name, random_length=attempt * 2)
         )
-        values = {
-            "id": str(uuid.uuid4()),
-            "site_id": site_id,
-            "name": name,
-            "slug": candidate,
-            "external_url": external_url,
-            "token_hash": hash_token(token),
-            "base_branch": base_branch,
-            "created_at": created_at,
-            "updated_at": created_at,
-        }
+        project = Project(
+            id=str(uuid.uuid4()),
+            site_id=site_id,
+            name=name,
+            slug=candidate,
+            external_url=external_url,
+            base_branch=base_branch,
+            created_at=created_at,
+            updated_at=created_at,
+        )
         try:
-            await conn.execute(insert(budget_projects).values(**values))
+            await conn.execute(insert(budget_projects).values(**_row(project, token=token)))
             await conn.commit()
         except IntegrityError:
             await conn.rollback()
             if slug is not None and attempt == 0:
                 raise Unprocessable(f"a project with slug {slug!r} already exists") from None
             continue
-        return Project(**_public(values), token=token)
+        return project.model_copy(update={"token": token})
     raise Unprocessable("unable to generate a unique slug; give one")
 
 
-def _public(values: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in values.items() if k != "token_hash"}
+def _row(project: Project, *, token: str) -> dict[str, object]:
+    """The stored row of a project: its fields, with its build token hashed."""
+    return {
+        **project.model_dump(exclude={"token", "admin_token"}),
+        "token_hash": hash_token(token),
+    }
 
 
 async def list_projects(*, conn: AsyncConnection, site_id: int | None = None) -> list[Project]:
@@ -146,20 +149,21 @@ async def project_for_site(*, conn: AsyncConnection, site: Site) -> Project:
     site_row = (await conn.execute(select(sites.c.name).where(sites.c.id == site.id))).first()
     name = f"site {site_row.name if site_row else site.id}"
     now = datetime.now(UTC)
-    values = {
-        "id": str(uuid.uuid4()),
-        "site_id": site.id,
-        "name": name,
-        "slug": slug_for(f"site-{site.key}")[:SLUG_MAX_LENGTH].lower(),
-        "external_url": None,
-        # Nobody holds this token: site projects are written through the site's read token.
-        "token_hash": hash_token(secrets.token_urlsafe(32)),
-        "base_branch": SITE_PROJECT_BASE_BRANCH,
-        "created_at": now,
-        "updated_at": now,
-    }
-    await conn.execute(insert(budget_projects).values(**values))
-    return Project(**_public(values))
+    project = Project(
+        id=str(uuid.uuid4()),
+        site_id=site.id,
+        name=name,
+        slug=slug_for(f"site-{site.key}")[:SLUG_MAX_LENGTH].lower(),
+        external_url=None,
+        base_branch=SITE_PROJECT_BASE_BRANCH,
+        created_at=now,
+        updated_at=now,
+    )
+    # Nobody holds this token: site projects are written through the site's read token.
+    await conn.execute(
+        insert(budget_projects).values(**_row(project, token=secrets.token_urlsafe(32)))
+    )
+    return project
 
 
 def _to_project(row: Row[tuple[object, ...]]) -> Project:
