@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collector.budgets.lab import lhr as lhr_format  # noqa: E402
+from collector.budgets import lhr as lhr_format  # noqa: E402
 from collector.budgets.lab.assert_config import evaluate_assertions  # noqa: E402
 
 OPTIONS = {"preset": "lighthouse:recommended"}

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from collector.budgets.field import regressions as field_regressions
-from collector.budgets.field.lab_vs_field import latest_lab_versus_field
 from collector.budgets.lab import service as budgets_service
+from collector.budgets.lab.lab_vs_field import latest_lab_versus_field
 from collector.budgets.lhci import projects as budget_projects
 from collector.deps import Conn
 from dashboard.deps import LoggedIn, ShownSite

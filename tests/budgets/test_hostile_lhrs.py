@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.budgets.lab.assert_config import evaluate_assertions
-from collector.budgets.lab.lhr import parse_lhr_text, summarize, validate_lhr
 from collector.budgets.lab.regressions import samples_from_summaries
 from collector.budgets.lhci.statistics import compute_statistics
+from collector.budgets.lhr import parse_lhr_text, summarize, validate_lhr
 from collector.errors import InvalidInput
 from tests.budgets.helpers import lhr
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.budgets.field.lab_vs_field import route_of_url
 from collector.budgets.lab import report as report_format
+from collector.budgets.lab.lab_vs_field import route_of_url
 from collector.sites.schemas import CreatedSite
 from tests.budgets.helpers import build, runs, site_headers
 from tests.budgets.test_check_api import post_check

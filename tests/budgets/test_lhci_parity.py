@@ -13,7 +13,7 @@ import pytest
 
 from collector.budgets.lab.config import build_config
 from collector.budgets.lab.evaluate import evaluate
-from collector.budgets.lab.lhr import parse_lhr_text
+from collector.budgets.lhr import parse_lhr_text
 from collector.budgets.results import AssertionResult, Level, Verdict, verdict_of
 from tests.budgets.lhci_assert import lhci_available, normalize, run_lhci_assert
 from tests.budgets.parity_cases import CASES, EXPECTED_DIR, LHR_DIR, ParityCase

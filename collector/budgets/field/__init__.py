@@ -1,1 +1,1 @@
-"""Field budgets: limits on real users' Web Vitals, the daily regression check, lab versus field."""
+"""Field budgets on real users' Web Vitals, and the daily field regression check."""

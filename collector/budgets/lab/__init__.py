@@ -1,1 +1,1 @@
-"""Lab budgets: LHRs, lighthouserc assertions, budget.json, bundles, and the budget check."""
+"""Lab budgets: lighthouserc assertions, budget.json, bundles, lab vs field, the budget check."""

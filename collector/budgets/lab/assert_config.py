@@ -15,8 +15,8 @@ from typing import Any
 
 from collector.budgets.lab.assertions import AssertOptions, results_for_url
 from collector.budgets.lab.jsport import is_finite_number, kebab_case, merge, truthy
-from collector.budgets.lab.lhr import LHR, final_url
 from collector.budgets.lab.presets import PRESET_NAMES, known_audit_ids, preset_options
+from collector.budgets.lhr import LHR, final_url
 from collector.budgets.results import AssertionResult
 from collector.errors import InvalidInput
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from collector.budgets.lab.jsport import is_finite_number, kebab_case
-from collector.budgets.lab.lhr import LHR, audit_numeric_value, final_url
 from collector.budgets.lab.presets import known_audit_ids
+from collector.budgets.lhr import LHR, final_url, representative_runs
 from collector.budgets.results import AssertionResult, Level
-
-RunId = TypeVar("RunId")
 
 AuditResult = dict[str, Any] | None
 AssertOptions = dict[str, Any]
@@ -57,34 +55,6 @@ _VALUE_GETTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "maxLength": _max_length,
     "maxNumericValue": lambda result: result.get("numericValue", UNDEFINED),
 }
-
-
-def representative_runs(
-    runs_by_url: Sequence[Sequence[tuple[RunId, Mapping[str, Any]]]],
-) -> list[RunId]:
-    """Per URL, the run closest to the median FCP and TTI (LHCI's ``computeRepresentativeRuns``).
-
-    Each run is (what to answer for it, its LHR or LHR summary).
-    """
-    chosen = []
-    for runs in runs_by_url:
-        if runs:
-            chosen.append(_closest_to_median(runs))
-    return chosen
-
-
-def _closest_to_median(runs: Sequence[tuple[RunId, Mapping[str, Any]]]) -> RunId:
-    middle = len(runs) // 2
-    fcp = [audit_numeric_value(lhr, "first-contentful-paint") for _, lhr in runs]
-    tti = [audit_numeric_value(lhr, "interactive") for _, lhr in runs]
-    # LHCI takes the element at len // 2 of each sorted list (a stable sort of the runs).
-    median_fcp = sorted(fcp)[middle]
-    median_tti = sorted(tti)[middle]
-    distances = [
-        (median_fcp - f) ** 2 + (median_tti - t) ** 2 for f, t in zip(fcp, tti, strict=True)
-    ]
-    best = min(range(len(runs)), key=lambda i: distances[i])
-    return runs[best][0]
 
 
 def _aggregate(values: list[float], method: str, kind: str) -> float:

@@ -14,8 +14,8 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 
+from collector.budgets import lhr as lhr_format
 from collector.budgets.field.config import field_budgets_of_rc
-from collector.budgets.lab import lhr as lhr_format
 from collector.budgets.lab import report as report_format
 from collector.budgets.lab.build_context import resolve_build_context
 from collector.budgets.lab.build_files import files_from_directory, files_from_document

@@ -17,7 +17,7 @@ from collector.budgets.lab.assert_config import evaluate_assertions, resolve
 from collector.budgets.lab.bundles import BuildFile, evaluate_bundle_budgets
 from collector.budgets.lab.config import BudgetConfig
 from collector.budgets.lab.jsport import kebab_case
-from collector.budgets.lab.lhr import LHR
+from collector.budgets.lhr import LHR
 from collector.budgets.results import AssertionResult
 from collector.errors import InvalidInput
 

@@ -15,12 +15,12 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets.field.lab_vs_field import LabFieldRow, lab_versus_field
+from collector.budgets import lhr as lhr_format
 from collector.budgets.field.observe import Observation, observe
-from collector.budgets.lab import lhr as lhr_format
 from collector.budgets.lab.build_files import files_from_document
 from collector.budgets.lab.config import BudgetConfig, build_config
 from collector.budgets.lab.evaluate import bounded_audits, evaluate, measure_of
+from collector.budgets.lab.lab_vs_field import LabFieldRow, lab_versus_field
 from collector.budgets.lab.regressions import Samples, find_regressions, samples_from_summaries
 from collector.budgets.lab.schemas import CheckReport
 from collector.budgets.lhci import builds

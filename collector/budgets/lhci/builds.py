@@ -16,10 +16,10 @@ from sqlalchemy import Row, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.budgets.lab import lhr as lhr_format
-from collector.budgets.lab.assertions import representative_runs
+from collector.budgets import lhr as lhr_format
 from collector.budgets.lhci.schemas import Build, BuildContext, Project, Run, Statistic
 from collector.budgets.lhci.statistics import STATISTIC_VERSION, compute_statistics
+from collector.budgets.lhr import representative_runs
 from collector.errors import NotFound, Unprocessable
 from collector.storage.tables import (
     budget_builds,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from collector.budgets.lab.assertions import representative_runs
+from collector.budgets.lhr import representative_runs
 
 STATISTIC_VERSION = 2
 Summary = Mapping[str, Any]

@@ -1,4 +1,5 @@
-"""Lighthouse results (LHRs): validation, the small summary kept hot, compression.
+"""Lighthouse results (LHRs): validation, the small summary kept hot, compression, and
+the run that represents a URL.
 
 A full LHR is about 0.5 MB of JSON. perfbeacon keeps it gzip-compressed for the
 report viewer and keeps hot only the summary budgets and statistics read: each
@@ -8,14 +9,15 @@ category's score and each audit's score, display mode and numeric value.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
 from collector.errors import InvalidInput
 
 LHR = dict[str, Any]
+RunId = TypeVar("RunId")
 
 MAX_LHR_BYTES = 20 * 1024 * 1024
 MAX_URL_LENGTH = 2048
@@ -82,6 +84,34 @@ def audit_numeric_value(lhr: Mapping[str, Any], audit_id: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return 0.0
     return float(value)
+
+
+def representative_runs(
+    runs_by_url: Sequence[Sequence[tuple[RunId, Mapping[str, Any]]]],
+) -> list[RunId]:
+    """Per URL, the run closest to the median FCP and TTI (LHCI's ``computeRepresentativeRuns``).
+
+    Each run is (what to answer for it, its LHR or LHR summary).
+    """
+    chosen = []
+    for runs in runs_by_url:
+        if runs:
+            chosen.append(_closest_to_median(runs))
+    return chosen
+
+
+def _closest_to_median(runs: Sequence[tuple[RunId, Mapping[str, Any]]]) -> RunId:
+    middle = len(runs) // 2
+    fcp = [audit_numeric_value(lhr, "first-contentful-paint") for _, lhr in runs]
+    tti = [audit_numeric_value(lhr, "interactive") for _, lhr in runs]
+    # LHCI takes the element at len // 2 of each sorted list (a stable sort of the runs).
+    median_fcp = sorted(fcp)[middle]
+    median_tti = sorted(tti)[middle]
+    distances = [
+        (median_fcp - f) ** 2 + (median_tti - t) ** 2 for f, t in zip(fcp, tti, strict=True)
+    ]
+    best = min(range(len(runs)), key=lambda i: distances[i])
+    return runs[best][0]
 
 
 def summarize(lhr: LHR) -> LHR:
