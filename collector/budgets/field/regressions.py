@@ -1,6 +1,6 @@
 """The daily field regression check: per site, the last ``WINDOW_DAYS`` whole days against
 the ``WINDOW_DAYS`` before, per metric site-wide and on its busiest routes, flagged by
-``field_change.worsening``. Idempotent per site and day: a second run of the same day
+``change.worsening``. Idempotent per site and day: a second run of the same day
 answers what the first stored.
 
 >>> result = await check_site(conn=conn, site=site, day=date.today())
