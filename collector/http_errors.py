@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from collector.errors import (
     UnsupportedMediaType,
     retry_after_of,
 )
+from collector.storage.errors import is_unstorable_text
 
 STATUS_BY_ERROR: dict[type[PerfbeaconError], int] = {
     InvalidInput: 400,
@@ -55,8 +57,6 @@ _CODE_BY_STATUS = {
     503: "unavailable",
 }
 
-# PostgreSQL cannot hold a NUL character in text (22021) or jsonb (22P05).
-_UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})
 _NUL_IN_BODY = "text with a NUL character (\\u0000) cannot be stored"
 _NUL_IN_URL = "the URL has a NUL character (%00); no path or parameter may hold one"
 
@@ -69,7 +69,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A JSONResponse in the error shape."""
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
@@ -79,7 +83,7 @@ def status_for(error: PerfbeaconError) -> int:
     """The HTTP status of a domain error (its nearest mapped base class)."""
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 400
 
 
@@ -116,7 +120,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_STATES:
+    if is_unstorable_text(exc):
         return error_response(400, "invalid_input", _NUL_IN_BODY)
     return await _unexpected_error(request, exc)
 
