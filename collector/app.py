@@ -18,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
 from collector.allocator import keep_freed_memory_for_reuse
+from collector.budgets.field.gauges import refresh_forever as refresh_field_gauges
 from collector.budgets.field.regressions import check_forever as check_field_forever
 from collector.budgets.field.router import router as field_router
 from collector.budgets.lab.router import router as budgets_router
@@ -29,7 +30,7 @@ from collector.http_errors import RefuseNulInUrl, install_error_handlers
 from collector.ingest import useragent
 from collector.ingest.endpoint import VITALS_PATH, VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
-from collector.ingest.site_cache import SiteCache
+from collector.sites.cache import SiteCache
 from collector.ingest.spool import Spool
 from collector.ingest.writer import EventWriter
 from collector.query.roller import roll_forever
@@ -42,7 +43,6 @@ from collector.security.ratelimit import RateLimiter
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
 from collector.storage.maintenance import maintain_forever, try_maintain_once
-from collector.telemetry.field_gauges import refresh_forever as refresh_field_gauges
 from collector.telemetry.middleware import TelemetryMiddleware
 from collector.telemetry.router import router as telemetry_router
 from collector.telemetry.service import Telemetry
@@ -233,12 +233,14 @@ def _lifespan(
             on_limited=telemetry.metrics.beacon_rate_limited,
         )
         background.append(asyncio.create_task(limiter.sync_forever(), name="rate-limit-sync"))
+        site_cache = SiteCache(engine, ttl=settings.site_cache_seconds)
         app.state.runtime = Runtime(
             settings=settings,
             engine=engine,
             writer=writer,
+            site_cache=site_cache,
             ingestor=BeaconIngestor(
-                sites=SiteCache(engine, ttl=settings.site_cache_seconds),
+                sites=site_cache,
                 writer=writer,
                 metrics=telemetry.metrics,
                 limiter=limiter,

@@ -1,5 +1,8 @@
-"""FastAPI dependency aliases, declared once so routes read like sentences.
+"""FastAPI dependency aliases every router may use, declared once so routes read like
+sentences: the settings, a database connection, the caller's bearer token.
 
+They reach the lifespan's objects through ``app.state.runtime`` without importing the
+runtime, so any package's router can use them and the packages stay free of cycles.
 Every dependency is a coroutine, however trivial: FastAPI runs a plain function in its
 thread pool, a hand-off to another thread and back on every request.
 """
@@ -10,35 +13,50 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.requests import HTTPConnection
 
-from collector.errors import Forbidden, NotFound, Unauthenticated
-from collector.runtime import Runtime
-from collector.security import admin_tokens
-from collector.security.schemas import AdminCredential
-from collector.sites import service as sites_service
-from collector.sites.schemas import Site
+from collector.config import Settings
 
 
-async def get_runtime(request: Request) -> Runtime:
-    """The runtime the lifespan stored on the app."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def settings_of(connection: HTTPConnection) -> Settings:
+    """The settings the running app was built with (for requests and WebSockets)."""
+    settings: Settings = connection.app.state.runtime.settings
+    return settings
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+def engine_of(connection: HTTPConnection) -> AsyncEngine:
+    """The running app's database engine (for requests and WebSockets)."""
+    engine: AsyncEngine = connection.app.state.runtime.engine
+    return engine
+
+
+async def get_settings(request: Request) -> Settings:
+    """The settings the running app was built with."""
+    return settings_of(request)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_engine(request: Request) -> AsyncEngine:
+    """The running app's database engine, for work that outlives one connection."""
+    return engine_of(request)
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_conn(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncConnection]:
+async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     """A database connection for the duration of the request; services commit.
 
     GET and HEAD change nothing, so their statements run without a transaction: that
     saves the ``BEGIN`` and ``ROLLBACK`` round trips around every read.
     """
-    async with runtime.engine.connect() as conn:
+    async with engine_of(request).connect() as conn:
         if request.method in _READ_METHODS:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
@@ -47,68 +65,21 @@ async def get_conn(request: Request, runtime: RuntimeDep) -> AsyncIterator[Async
 Conn = Annotated[AsyncConnection, Depends(get_conn)]
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(connection: HTTPConnection) -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, if any."""
-    header = request.headers.get("authorization", "")
+    header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-async def admin_credential(
-    request: Request, runtime: RuntimeDep, conn: Conn
-) -> AdminCredential | None:
-    """The admin credential the caller's bearer token is, or None (never an error)."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    return await admin_tokens.find_admin_credential(
-        conn=conn, token=token, configured=runtime.settings.admin_token
-    )
+async def get_bearer_token(request: Request) -> str | None:
+    """The caller's bearer token, if any."""
+    return bearer_token(request)
 
 
-AdminCaller = Annotated[AdminCredential | None, Depends(admin_credential)]
-
-
-async def is_admin(credential: AdminCaller) -> bool:
-    """Whether the caller presents an admin token."""
-    return credential is not None
-
-
-IsAdmin = Annotated[bool, Depends(is_admin)]
-
-
-async def require_admin(request: Request, credential: AdminCaller, conn: Conn) -> None:
-    """Allow only callers presenting an admin token."""
-    if credential is not None:
-        return
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthenticated("an admin token is required: Authorization: Bearer <token>")
-    # A site's read token is a real credential that does not grant this; anything
-    # else is a token of nobody.
-    try:
-        await sites_service.find_site_by_read_token(conn=conn, token=token)
-    except Unauthenticated:
-        raise Unauthenticated("the token given is not an admin token") from None
-    raise Forbidden("a site read token does not grant admin access")
-
-
-AdminOnly = Annotated[None, Depends(require_admin)]
-
-
-async def require_site_token(request: Request, admin: IsAdmin, conn: Conn) -> Site:
-    """The site whose read token the caller presents (the token alone names the site)."""
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthenticated("a site read token is required: Authorization: Bearer <token>")
-    if admin:
-        raise Forbidden("these routes name their site by its read token; an admin token names none")
-    return await sites_service.find_site_by_read_token(conn=conn, token=token)
-
-
-SiteFromToken = Annotated[Site, Depends(require_site_token)]
+BearerToken = Annotated[str | None, Depends(get_bearer_token)]
 
 
 async def lhci_build_token(request: Request) -> str | None:
@@ -117,21 +88,3 @@ async def lhci_build_token(request: Request) -> str | None:
 
 
 LhciBuildToken = Annotated[str | None, Depends(lhci_build_token)]
-
-
-async def require_read_token(key: str, request: Request, runtime: RuntimeDep, conn: Conn) -> Site:
-    """The site named by the path's ``key``, for callers with its read token or an admin token."""
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthenticated("a read token is required: Authorization: Bearer <site read token>")
-    try:
-        return await sites_service.get_site_for_reader(conn=conn, key=key, read_token=token)
-    except (NotFound, Unauthenticated):
-        # Read tokens are the common case, so they cost the one lookup; an admin token,
-        # which reads any site, is looked for only when the token is no reader's.
-        if await admin_credential(request, runtime, conn) is None:
-            raise
-    return await sites_service.get_site(conn=conn, key=key)
-
-
-SiteReader = Annotated[Site, Depends(require_read_token)]

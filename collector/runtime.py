@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from collector.config import Settings
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.writer import EventWriter
+from collector.sites.cache import SiteCache
 from collector.telemetry.service import Telemetry
 
 
@@ -19,5 +20,6 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     writer: EventWriter
+    site_cache: SiteCache
     ingestor: BeaconIngestor
     telemetry: Telemetry

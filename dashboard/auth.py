@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from collector.errors import NotFound, Unauthenticated
 from collector.security import admin_tokens
 from collector.security.tokens import credential_fingerprint, hash_token, secret_equals
+from collector.sites import access
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
 from dashboard.session import Principal, Role
@@ -28,23 +29,23 @@ async def log_in(*, conn: AsyncConnection, token: str, admin_token: SecretStr | 
         raise Unauthenticated("Enter a site read token or the admin token.")
     if len(token) > _MAX_TOKEN_LENGTH:
         raise Unauthenticated("That token is not valid: it is far longer than any token.")
-    admin = await admin_tokens.find_admin_credential(conn=conn, token=token, configured=admin_token)
-    if admin is not None:
+    holder = await access.holder_of(conn=conn, token=token, admin_token=admin_token)
+    if holder.admin is not None:
         return Principal(
             role=Role.ADMIN,
             site_key=None,
-            fingerprint=credential_fingerprint(admin.token_hash),
-            admin_token_name=admin.name,
+            fingerprint=credential_fingerprint(holder.admin.token_hash),
+            admin_token_name=holder.admin.name,
         )
-    try:
-        site = await sites_service.find_site_by_read_token(conn=conn, token=token)
-    except Unauthenticated:
+    if holder.reader_of is None:
         raise Unauthenticated(
             "That token is neither a site read token nor the admin token. "
             "Check for a missing character, or create a site to get a new read token."
-        ) from None
+        )
     return Principal(
-        role=Role.VIEWER, site_key=site.key, fingerprint=credential_fingerprint(hash_token(token))
+        role=Role.VIEWER,
+        site_key=holder.reader_of.key,
+        fingerprint=credential_fingerprint(hash_token(token)),
     )
 
 

@@ -8,8 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import HTTPConnection
 
-from collector.deps import Conn
-from collector.runtime import Runtime
+from collector.deps import Conn, engine_of, settings_of
 from collector.security.instance_secrets import get_or_create_secret
 from collector.sites.schemas import Site
 from dashboard import auth
@@ -31,14 +30,14 @@ async def session_codec(connection: HTTPConnection) -> SessionCodec:
     state = connection.app.state
     codec: SessionCodec | None = getattr(state, "dashboard_session_codec", None)
     if codec is None:
-        runtime: Runtime = state.runtime
-        configured = runtime.settings.session_secret
+        settings = settings_of(connection)
+        configured = settings.session_secret
         if configured is not None:
             secret = configured.get_secret_value()
         else:
-            async with runtime.engine.connect() as conn:
+            async with engine_of(connection).connect() as conn:
                 secret = await get_or_create_secret(conn=conn, name=SESSION_SECRET_NAME)
-        codec = SessionCodec(secret=secret, max_age_seconds=runtime.settings.session_hours * 3600)
+        codec = SessionCodec(secret=secret, max_age_seconds=settings.session_hours * 3600)
         state.dashboard_session_codec = codec
     return codec
 
@@ -53,12 +52,11 @@ async def principal_of(
     principal = codec.decode(connection.cookies.get(SESSION_COOKIE))
     if principal is None:
         return None
-    runtime: Runtime = connection.app.state.runtime
-    admin_token = runtime.settings.admin_token
+    admin_token = settings_of(connection).admin_token
     if conn is not None:
         valid = await auth.still_valid(conn=conn, principal=principal, admin_token=admin_token)
     else:
-        async with runtime.engine.connect() as own:
+        async with engine_of(connection).connect() as own:
             valid = await auth.still_valid(conn=own, principal=principal, admin_token=admin_token)
     return principal if valid else None
 

@@ -10,12 +10,13 @@ request passes through to the app unchanged.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import msgspec
 import structlog
 
+from collector.config import Settings
 from collector.errors import (
     MethodNotAllowed,
     PerfbeaconError,
@@ -25,7 +26,7 @@ from collector.errors import (
 )
 from collector.http_errors import error_body, status_for
 from collector.ingest.service import BeaconIngestor, BeaconRequest
-from collector.runtime import Runtime
+from collector.telemetry.service import Telemetry
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,6 +47,15 @@ _encode = msgspec.json.Encoder().encode
 logger = structlog.get_logger(__name__)
 
 
+class IngestRuntime(Protocol):
+    """What the endpoint reads of the running collector, which the lifespan stores as
+    ``app.state.runtime``."""
+
+    settings: Settings
+    ingestor: BeaconIngestor
+    telemetry: Telemetry
+
+
 class ClientGone(Exception):
     """The client disconnected before its body arrived."""
 
@@ -61,7 +71,7 @@ class VitalsEndpoint:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        runtime: Runtime = scope["app"].state.runtime
+        runtime: IngestRuntime = scope["app"].state.runtime
         headers = _Headers(scope["headers"], runtime.settings.country_header)
         cors = _cors_headers(headers.origin)
         try:

@@ -30,7 +30,7 @@ from collector.ingest.schemas import (
     TypedBody,
     TypedEnvelope,
 )
-from collector.ingest.site_cache import KnownSite, SiteCache
+from collector.sites.cache import KnownSite, SiteCache
 from collector.ingest.useragent import is_bot
 from collector.ingest.writer import EventWriter
 from collector.security.ratelimit import RateLimiter
@@ -134,10 +134,6 @@ class BeaconIngestor:
         self._limiter = limiter
         self._rate_limit = rate_limit_per_minute
         self._drop_bots = drop_bots
-
-    def forget_sites(self) -> None:
-        """Look sites up afresh: one was changed by this process."""
-        self._sites.clear()
 
     async def resolve_site(self, *, key: str | None, origin: str | None) -> KnownSite:
         """The site named by ``key``, else the one allowing ``origin``; checks the origin."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from collector.deps import Conn, RuntimeDep, SiteReader
+from collector.deps import Conn, EngineDep
 from collector.query import attribution, comparison, distribution, export, score, service
 from collector.query.params import (
     parse_dimension,
@@ -31,6 +31,7 @@ from collector.query.schemas import (
     Timeseries,
 )
 from collector.query.windows import Window, resolve_window
+from collector.sites.deps import SiteReader
 from collector.vitals import DAY
 
 router = APIRouter(prefix="/api/v1/sites/{key}", tags=["query"])
@@ -235,12 +236,10 @@ async def performance_score(
 
 @router.get("/export.csv", response_class=StreamingResponse, responses=_streamed("text/csv"))
 async def export_csv(
-    site: SiteReader, runtime: RuntimeDep, window: WindowDep, filters: Filters
+    site: SiteReader, engine: EngineDep, window: WindowDep, filters: Filters
 ) -> StreamingResponse:
     """Raw events of the window matching the filters as CSV, streamed."""
-    chunks = export.export_csv(
-        runtime.engine, site_id=site.id, window=window.resolve(), filters=filters
-    )
+    chunks = export.export_csv(engine, site_id=site.id, window=window.resolve(), filters=filters)
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",
@@ -252,10 +251,8 @@ async def export_csv(
     "/export.ndjson", response_class=StreamingResponse, responses=_streamed("application/x-ndjson")
 )
 async def export_ndjson(
-    site: SiteReader, runtime: RuntimeDep, window: WindowDep, filters: Filters
+    site: SiteReader, engine: EngineDep, window: WindowDep, filters: Filters
 ) -> StreamingResponse:
     """Raw events of the window matching the filters as newline-delimited JSON, streamed."""
-    chunks = export.export_ndjson(
-        runtime.engine, site_id=site.id, window=window.resolve(), filters=filters
-    )
+    chunks = export.export_ndjson(engine, site_id=site.id, window=window.resolve(), filters=filters)
     return StreamingResponse(chunks, media_type="application/x-ndjson")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from collector.deps import AdminOnly, Conn, RuntimeDep
+from collector.deps import Conn
 from collector.sites import service
+from collector.sites.deps import AdminOnly, SiteCacheDep
 from collector.sites.schemas import CreatedSite, RotatedReadToken, Site, SiteCreate, SitePolicy
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
@@ -25,11 +26,11 @@ async def list_sites(_admin: AdminOnly, conn: Conn) -> list[Site]:
 
 @router.patch("/{key}")
 async def update_site_policy(
-    key: str, body: SitePolicy, _admin: AdminOnly, conn: Conn, runtime: RuntimeDep
+    key: str, body: SitePolicy, _admin: AdminOnly, conn: Conn, site_cache: SiteCacheDep
 ) -> Site:
     """Set the site's rate limit (null: the default) and the query parameters kept in page URLs."""
     site = await service.update_policy(conn=conn, key=key, policy=body)
-    runtime.ingestor.forget_sites()  # this process applies it at once
+    site_cache.clear()  # this process applies it at once
     return site
 
 

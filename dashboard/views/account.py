@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from collector.deps import Conn, RuntimeDep
+from collector.deps import Conn, SettingsDep
 from collector.errors import Unauthenticated
 from dashboard import auth, figures
 from dashboard.deps import Codec, MaybePrincipal
@@ -49,7 +49,7 @@ async def home(
 
 
 @router.post("/login", name="login")
-async def login(request: Request, conn: Conn, runtime: RuntimeDep, codec: Codec) -> Response:
+async def login(request: Request, conn: Conn, settings: SettingsDep, codec: Codec) -> Response:
     """Exchange a read token or the admin token for a signed session cookie."""
     form = await read_form(request)
     if form is None:
@@ -59,7 +59,7 @@ async def login(request: Request, conn: Conn, runtime: RuntimeDep, codec: Codec)
         return await _login_again(request, next_path, _EXPIRED_FORM, status=403)
     try:
         principal = await auth.log_in(
-            conn=conn, token=form.get("token", ""), admin_token=runtime.settings.admin_token
+            conn=conn, token=form.get("token", ""), admin_token=settings.admin_token
         )
     except Unauthenticated as exc:
         return await _login_again(request, next_path, exc.message, status=401)

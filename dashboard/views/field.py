@@ -10,7 +10,7 @@ from typing import TypeVar
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from collector.deps import Conn, RuntimeDep
+from collector.deps import Conn, SettingsDep
 from collector.errors import InvalidInput, NotFound
 from collector.query.beacons import route_seen
 from collector.query.schemas import AttributionRow
@@ -161,14 +161,14 @@ async def route_view(
     site: ShownSite,
     principal: LoggedIn,
     conn: Conn,
-    runtime: RuntimeDep,
+    settings: SettingsDep,
     route: str,
     metric: str | None = None,
 ) -> Response:
     """One route: its cards, trends, value histogram and the elements to blame."""
     route = "/" + route
     now = datetime.now(UTC)
-    since = now - timedelta(days=runtime.settings.retention_days)
+    since = now - timedelta(days=settings.retention_days)
     if not await route_seen(conn=conn, site=site, route=route, since=since, until=now):
         raise NotFound(f"No beacons from route “{route[:200]}” on {site.name}.")
     parsed = parse_filters(request.query_params)

@@ -7,14 +7,12 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from collector.deps import Conn, bearer_token
+from collector.deps import Conn, bearer_token, engine_of, settings_of
 from collector.errors import NotFound, Unauthenticated
 from collector.query.beacons import recent_beacons
-from collector.runtime import Runtime
-from collector.security import admin_tokens
+from collector.sites import access
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
 from dashboard.deps import LoggedIn, ShownSite, principal_of, session_codec
@@ -59,9 +57,8 @@ async def live_page(request: Request, site: ShownSite, principal: LoggedIn, conn
 @socket_router.websocket("/ws/live")
 async def live_feed(websocket: WebSocket, site: str = "") -> None:
     """Stream a site's committed beacons to a logged-in dashboard or a read-token holder."""
-    runtime: Runtime = websocket.app.state.runtime
     hub: LiveHub = websocket.app.state.live_hub
-    watched = await _authorized_site(websocket, runtime, site)
+    watched = await _authorized_site(websocket, site)
     if watched is None:
         await websocket.close(code=CLOSE_FORBIDDEN)
         return
@@ -69,7 +66,7 @@ async def live_feed(websocket: WebSocket, site: str = "") -> None:
         with hub.subscribe(site_id=watched.id) as subscription:
             await websocket.accept()
             await websocket.send_json({"type": "hello", "site": watched.key})
-            await _stream(websocket, subscription, runtime, site)
+            await _stream(websocket, subscription, site)
     except LiveFull as exc:
         await websocket.close(code=CLOSE_TRY_LATER, reason=exc.message[:120])
     except (WebSocketDisconnect, TimeoutError, RuntimeError):
@@ -77,9 +74,7 @@ async def live_feed(websocket: WebSocket, site: str = "") -> None:
         return
 
 
-async def _stream(
-    websocket: WebSocket, subscription: Subscription, runtime: Runtime, site: str
-) -> None:
+async def _stream(websocket: WebSocket, subscription: Subscription, site: str) -> None:
     """Send the site's beacons until the client leaves, lags or loses its access.
 
     The credential is checked again every ``RECHECK_SECONDS``: a feed opened with a read
@@ -105,7 +100,7 @@ async def _stream(
                 async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
                     await websocket.send_text(message.decode())
             if loop.time() >= recheck_at:
-                if await _authorized_site(websocket, runtime, site) is None:
+                if await _authorized_site(websocket, site) is None:
                     await websocket.close(code=CLOSE_FORBIDDEN, reason="access revoked")
                     return
                 recheck_at = loop.time() + RECHECK_SECONDS
@@ -126,32 +121,25 @@ async def _until_disconnect(websocket: WebSocket) -> None:
             return
 
 
-async def _authorized_site(websocket: WebSocket, runtime: Runtime, key: str) -> Site | None:
+async def _authorized_site(websocket: WebSocket, key: str) -> Site | None:
     """The site to stream if the caller may read it: a dashboard session or its read token."""
     if not key or not _same_origin(websocket):
         return None
-    async with runtime.engine.connect() as conn:
+    async with engine_of(websocket).connect() as conn:
+        token = bearer_token(websocket)
+        if token is not None:
+            try:
+                return await access.readable_site(
+                    conn=conn, key=key, token=token, admin_token=settings_of(websocket).admin_token
+                )
+            except (NotFound, Unauthenticated):
+                return None
         try:
             site = await sites_service.get_site(conn=conn, key=key)
         except NotFound:
             return None
-        token = bearer_token(websocket)  # type: ignore[arg-type]
-        if token is not None:
-            return site if await _token_reads(conn, runtime, token, site) else None
     principal = await principal_of(websocket, await session_codec(websocket))
     return site if principal is not None and principal.may_see(site.key) else None
-
-
-async def _token_reads(conn: AsyncConnection, runtime: Runtime, token: str, site: Site) -> bool:
-    """Whether a bearer token is an admin token or the read token of ``site``."""
-    configured = runtime.settings.admin_token
-    if await admin_tokens.find_admin_credential(conn=conn, token=token, configured=configured):
-        return True
-    try:
-        holder = await sites_service.find_site_by_read_token(conn=conn, token=token)
-    except Unauthenticated:
-        return False
-    return holder.id == site.id
 
 
 def _same_origin(websocket: WebSocket) -> bool:

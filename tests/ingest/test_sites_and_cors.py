@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from collector.ingest.site_cache import MISSING_TTL_SECONDS, SiteCache
+from collector.sites.cache import MISSING_TTL_SECONDS, SiteCache
 from collector.sites.schemas import CreatedSite
 from collector.storage.tables import sites
 from tests.factories import make_site

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from collector.budgets.field import regressions as field_regressions
-from collector.deps import Conn, SiteReader
+from collector.deps import Conn
+from collector.sites.deps import SiteReader
 
 router = APIRouter(prefix="/api/v1/sites", tags=["budgets"])
 

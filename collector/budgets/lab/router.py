@@ -9,14 +9,16 @@ from fastapi import APIRouter, Query
 from collector.budgets.lab import service
 from collector.budgets.lab.config import build_config
 from collector.budgets.lab.schemas import CheckReport, CheckRequest, ConfigRequest
-from collector.deps import Conn, RuntimeDep, SiteFromToken
+from collector.deps import Conn
+from collector.sites.deps import SiteFromToken
+from collector.telemetry.deps import TelemetryDep
 
 router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])
 
 
 @router.post("/check")
 async def check(
-    body: CheckRequest, site: SiteFromToken, conn: Conn, runtime: RuntimeDep
+    body: CheckRequest, site: SiteFromToken, conn: Conn, telemetry: TelemetryDep
 ) -> CheckReport:
     """Evaluate a build's LHRs and/or bundle files, store it, answer the verdict."""
     report = await service.check(
@@ -33,7 +35,7 @@ async def check(
         },
         bundle_stats=body.bundle_stats,
     )
-    runtime.telemetry.metrics.budget_checked(verdict=report.verdict)
+    telemetry.metrics.budget_checked(verdict=report.verdict)
     return report
 
 

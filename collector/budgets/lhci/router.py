@@ -21,9 +21,10 @@ from collector.budgets.lhci.schemas import (
     TokenLookup,
     UrlEntry,
 )
-from collector.deps import AdminOnly, Conn, IsAdmin, LhciBuildToken
+from collector.deps import Conn, LhciBuildToken
 from collector.errors import NotFound, Unprocessable
 from collector.sites import service as sites_service
+from collector.sites.deps import AdminOnly, IsAdmin
 
 router = APIRouter(prefix="/v1", tags=["lighthouse-ci"])
 # The pages of the Lighthouse CI server's own app, linked from what ``lhci upload`` prints.
