@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.waiting import wait_until
+
 
 def perfbeacon_command() -> list[str]:
     """The installed console script (falling back to the module next to this Python)."""
@@ -79,13 +81,17 @@ def wait_until_healthy(
 ) -> float:
     """Poll ``/health`` until it answers 200; return the seconds it took."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
+
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"perfbeacon exited early:\n{_read(output)}")
-        if answers_200(f"{base_url}/health"):
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise TimeoutError(f"perfbeacon did not answer /health within {timeout} s:\n{_read(output)}")
+        return answers_200(f"{base_url}/health")
+
+    if not wait_until(healthy, within=timeout, interval=0.05):
+        raise TimeoutError(
+            f"perfbeacon did not answer /health within {timeout} s:\n{_read(output)}"
+        )
+    return time.monotonic() - started
 
 
 def _read(output: Path | None) -> str:

@@ -21,6 +21,7 @@ from dashboard.live import MAX_BEACONS_PER_MESSAGE, QUEUE_SIZE, LiveFull, LiveHu
 from dashboard.views import live as live_views
 from tests.dashboard.conftest import log_in
 from tests.factories import make_site, sample
+from tests.waiting import wait_until_async
 
 
 async def test_a_client_receives_its_sites_beacons_only() -> None:
@@ -101,11 +102,12 @@ async def test_a_logged_in_dashboard_gets_live_beacons(
 
     assert message["beacons"][0]["page"] == "/live"
     assert message["beacons"][0]["metric"] == "INP"
-    for _ in range(200):  # the server sees the close when it next reads; a busy one, later
-        if hub.clients == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert hub.clients == 0
+
+    async def clients() -> int:
+        return hub.clients
+
+    # The server sees the close when it next reads; a busy one, later.
+    assert await wait_until_async(clients, done=lambda count: count == 0, within=10) == 0
 
 
 def _feed_by_read_token(served: str, site: CreatedSite) -> connect:

@@ -18,6 +18,7 @@ from collector.sites.schemas import CreatedSite
 from collector.storage.records import EventRecord
 from tests.conftest import ADMIN_TOKEN
 from tests.ingest.conftest import post_beacon, stored
+from tests.waiting import wait_until_async
 
 QUEUE_LIMIT = 100
 METRICS_PER_BEACON = 4
@@ -93,9 +94,14 @@ async def _fill_then_refuse(
         asyncio.create_task(post_beacon(client, lcp_beacon(n), key=site.key))
         for n in range(1, QUEUE_LIMIT // METRICS_PER_BEACON + 1)
     ]
-    async with asyncio.timeout(30):
-        while runtime.writer.queued < QUEUE_LIMIT:  # noqa: ASYNC110 - a plain counter
-            await asyncio.sleep(0.01)
+
+    async def queued() -> int:
+        return runtime.writer.queued
+
+    assert (
+        await wait_until_async(queued, done=lambda n: n >= QUEUE_LIMIT, within=30, interval=0.01)
+        >= QUEUE_LIMIT
+    )
     ready = await client.get("/ready")
     assert ready.status_code == 503
     assert ready.json()["error"]["code"] == "not_ready"

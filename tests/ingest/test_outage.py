@@ -27,6 +27,7 @@ from collector.storage.db import create_engine
 from collector.storage.tables import events, rollups
 from tests.pgcluster import Cluster, initdb_path, own_cluster
 from tests.processes import perfbeacon_env, run_perfbeacon, serving
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.skipif(
     initdb_path() is None, reason="initdb (PostgreSQL 15 server binaries) is not installed"
@@ -126,13 +127,15 @@ async def wait_until_replayed(base_url: str, within: float) -> float:
     """Poll until the collector is ready and its spool is empty; the seconds it took."""
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
-        while time.monotonic() - started < within:
+
+        async def replayed() -> bool:
             ready = await http.get("/ready")
             metrics = (await http.get("/metrics")).text
-            if ready.status_code == 200 and "\nperfbeacon_spool_bytes 0.0" in metrics:
-                return time.monotonic() - started
-            await asyncio.sleep(0.25)
-    raise TimeoutError(f"the spool was not replayed within {within} s")
+            return ready.status_code == 200 and "\nperfbeacon_spool_bytes 0.0" in metrics
+
+        if not await wait_until_async(replayed, within=within, interval=0.25):
+            raise TimeoutError(f"the spool was not replayed within {within} s")
+    return time.monotonic() - started
 
 
 async def test_acknowledged_beacons_survive_a_database_outage(

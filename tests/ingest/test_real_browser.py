@@ -15,7 +15,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +29,7 @@ from collector.storage.records import EventRecord
 from collector.storage.tables import events
 from tests.databases import postgres_database_for_process
 from tests.processes import free_port, perfbeacon_env, run_perfbeacon, serving
+from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 NODE_FOLDER = Path(__file__).resolve().parent.parent / "browser"
@@ -185,12 +185,12 @@ def test_a_hidden_page_sends_its_vitals_to_perfbeacon(
 
 
 def _wait_for_rows(database_url: str, path: str, names: set[str]) -> list[EventRecord]:
-    deadline = time.monotonic() + 15
-    while True:
-        records = asyncio.run(_rows_for(database_url, path))
-        if names <= {record.metric for record in records} or time.monotonic() > deadline:
-            return records
-        time.sleep(0.2)
+    return wait_until(
+        lambda: asyncio.run(_rows_for(database_url, path)),
+        done=lambda records: names <= {record.metric for record in records},
+        within=15,
+        interval=0.2,
+    )
 
 
 async def _rows_for(database_url: str, path: str) -> list[EventRecord]:

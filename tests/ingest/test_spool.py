@@ -24,6 +24,7 @@ from collector.storage.tables import rollups
 from tests.databases import postgres_admin_url, postgres_engine
 from tests.factories import make_event
 from tests.ingest.conftest import stored
+from tests.waiting import wait_until_async
 
 pg_stat_activity = table("pg_stat_activity", column("pid"), column("application_name"))
 
@@ -45,6 +46,11 @@ def spooling_writer(engine: AsyncEngine, spool: Spool, hook: BatchHook) -> Event
         batch_hooks=(hook,),
         spool=spool,
     )
+
+
+async def spool_empty(spool: Spool) -> bool:
+    """Whether everything spooled has been replayed."""
+    return spool.empty
 
 
 async def test_frames_come_back_in_order_and_the_file_empties(tmp_path: Path) -> None:
@@ -253,10 +259,8 @@ async def test_a_passing_error_during_replay_keeps_the_frame_for_a_retry(
     await spool.append(spooled)
     writer = spooling_writer(engine, spool, fails_once)
     await writer.start()
-    for _ in range(200):  # replays, fails once, backs off (≤ 0.1 s), replays again
-        if spool.empty:
-            break
-        await asyncio.sleep(0.05)
+    # Replays, fails once, backs off (≤ 0.1 s), replays again.
+    await wait_until_async(lambda: spool_empty(spool), within=10)
     await writer.stop(timeout=30)
 
     assert not failures
@@ -295,10 +299,8 @@ async def test_a_database_that_stops_answering_gets_the_batch_spooled_in_time(
             assert not writer.database_reachable
         finally:
             os.kill(pids[0], signal.SIGCONT)
-        for _ in range(200):  # replays after its backoff, on a new connection
-            if spool.empty:
-                break
-            await asyncio.sleep(0.05)
+        # Replays after its backoff, on a new connection.
+        await wait_until_async(lambda: spool_empty(spool), within=10)
         await writer.stop(timeout=30)
         spool.close()
         rows = await stored(engine)

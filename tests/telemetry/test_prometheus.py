@@ -16,6 +16,7 @@ import pytest
 
 from tests.processes import free_port
 from tests.telemetry.helpers import perfbeacon_serving, served_env
+from tests.waiting import wait_until
 
 SQLITE = "sqlite+aiosqlite:///./perfbeacon.db"
 HEALTH_REQUESTS = 5
@@ -69,13 +70,9 @@ def _api(base_url: str, path: str, **params: str) -> Any:
 
 
 def _wait_for(description: str, probe: Any) -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"Prometheus never showed {description} within {WAIT_SECONDS} s")
+    value = wait_until(probe, within=WAIT_SECONDS, interval=0.5)
+    assert value, f"Prometheus never showed {description} within {WAIT_SECONDS} s"
+    return value
 
 
 def test_prometheus_scrapes_metrics_and_trace_exemplars(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ metrics summed over several worker processes."""
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from prometheus_client import multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.telemetry.helpers import perfbeacon_serving, served_env
+from tests.waiting import wait_until
 
 SQLITE = "sqlite+aiosqlite:///./perfbeacon.db"
 COUNTED_ROUTE = "/api/v1/sites"
@@ -68,12 +68,12 @@ def _scraped_count(base_url: str) -> float:
 def _wait_for_workers(output: Path, count: int, timeout: float = 60) -> None:
     # /health answers as soon as one worker is up; requests sent before the other
     # has started all go to the first, and the test would prove nothing.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if output.read_text().count("Application startup complete") >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{count} workers did not start:\n{output.read_text()}")
+    started = wait_until(
+        lambda: output.read_text().count("Application startup complete"),
+        done=lambda started: started >= count,
+        within=timeout,
+    )
+    assert started >= count, f"{count} workers did not start:\n{output.read_text()}"
 
 
 def _settled_counts(directory: Path, sent: int, timeout: float = 5) -> dict[str, float]:
@@ -82,12 +82,12 @@ def _settled_counts(directory: Path, sent: int, timeout: float = 5) -> dict[str,
     A request is counted when its event-loop iteration ends, just after its response
     went out: the client can look before the last one is in the shared files.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = _count_per_worker(directory)
-        if sum(counts.values()) >= sent or time.monotonic() > deadline:
-            return counts
-        time.sleep(0.02)
+    return wait_until(
+        lambda: _count_per_worker(directory),
+        done=lambda counts: sum(counts.values()) >= sent,
+        within=timeout,
+        interval=0.02,
+    )
 
 
 def _count_per_worker(directory: Path) -> dict[str, float]:
