@@ -18,7 +18,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.budgets.field.regressions import (
     CheckResult,
@@ -33,7 +33,7 @@ from collector.security import admin_tokens
 from collector.sites import service as sites_service
 from collector.sites.schemas import SitePolicy
 from collector.storage.db import create_engine
-from collector.storage.migrate import upgrade
+from collector.storage.migrate import current_revision, head_revision, upgrade
 from collector.telemetry.logs import uvicorn_log_config
 from collector.telemetry.multiproc import shared_metrics_directory
 
@@ -60,6 +60,10 @@ field_cli = typer.Typer(help="Field (real-user) data checks.", no_args_is_help=T
 cli.add_typer(field_cli, name="field")
 
 
+class NotMigrated(PerfbeaconError):
+    """The database is not at the schema this perfbeacon reads."""
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``perfbeacon: message`` on stderr and exit with ``code``."""
     print(f"perfbeacon: {message}", file=sys.stderr)
@@ -76,11 +80,32 @@ def settings_or_exit() -> Settings:
 
 def run_migrated(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     """Migrate the database, then run ``work(conn)``, mapping failures to exit codes."""
+    return _run_on_database(settings, work, prepare=upgrade)
 
+
+def run_read_only(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``work(conn)`` on a database already at the newest schema; never migrate it.
+
+    A command that only reads must not change the schema under a running collector.
+    """
+    return _run_on_database(settings, work, prepare=_require_newest_schema)
+
+
+async def _require_newest_schema(engine: AsyncEngine) -> None:
+    if await current_revision(engine) != head_revision():
+        raise NotMigrated("the database is not at the newest schema: run `perfbeacon migrate`")
+
+
+def _run_on_database(
+    settings: Settings,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    prepare: Callable[[AsyncEngine], Awaitable[None]],
+) -> T:
     async def main() -> T:
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine)
+            await prepare(engine)
             async with engine.connect() as conn:
                 return await work(conn)
         finally:
@@ -88,6 +113,8 @@ def run_migrated(settings: Settings, work: Callable[[AsyncConnection], Awaitable
 
     try:
         return asyncio.run(main())
+    except NotMigrated as exc:
+        fail(exc.message, EXIT_FAILURE)
     except PerfbeaconError as exc:
         fail(exc.message)
     except (OSError, DBAPIError) as exc:
@@ -179,7 +206,7 @@ def site_list() -> None:
     async def list_all(conn: AsyncConnection) -> list[str]:
         return [site.model_dump_json() for site in await sites_service.list_sites(conn=conn)]
 
-    for line in run_migrated(settings, list_all):
+    for line in run_read_only(settings, list_all):
         print(line)
 
 
@@ -324,7 +351,7 @@ def admin_token_list() -> None:
             token.model_dump_json() for token in await admin_tokens.list_admin_tokens(conn=conn)
         ]
 
-    for line in run_migrated(settings, list_all):
+    for line in run_read_only(settings, list_all):
         print(line)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
 
+from collector.storage.db import create_engine
+from collector.storage.migrate import current_revision
 from tests.databases import postgres_database_for_process
 from tests.processes import perfbeacon_env, run_perfbeacon, serving
 
@@ -45,6 +48,26 @@ def test_site_create_prints_one_json_object(tmp_path: Path) -> None:
 
     listed = run_perfbeacon("site", "list", env=env, cwd=tmp_path)
     assert json.loads(listed.stdout)["origins"] == ["https://shop.example"]
+
+
+@pytest.mark.parametrize("command", [["site", "list"], ["admin-token", "list"]])
+def test_listing_commands_read_and_never_migrate(tmp_path: Path, command: list[str]) -> None:
+    with postgres_database_for_process() as url:
+        env = perfbeacon_env(url)
+        refused = run_perfbeacon(*command, env=env, cwd=tmp_path)
+        assert refused.returncode == 1
+        assert "not at the newest schema: run `perfbeacon migrate`" in refused.stderr
+        assert asyncio.run(_revision(url)) is None
+        assert run_perfbeacon("migrate", env=env, cwd=tmp_path).returncode == 0
+        assert run_perfbeacon(*command, env=env, cwd=tmp_path).returncode == 0
+
+
+async def _revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
 
 
 def test_migrate_on_an_empty_database(tmp_path: Path) -> None:
