@@ -1,1 +1,1 @@
-"""Field budgets on real users' Web Vitals, and the daily field regression check."""
+"""Field budgets on real users' Web Vitals, the daily field regression check, the field gauges."""
