@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import json5
-import yaml  # type: ignore[import-untyped]  # PyYAML has no hints; its stubs are no dependency
+import yaml
 
 from collector.errors import InvalidInput
 
