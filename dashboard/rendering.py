@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from dashboard.assets import Assets
 from dashboard.deps import session_codec
@@ -105,7 +105,7 @@ async def render(
     return response
 
 
-def set_csrf_cookie(response: HTMLResponse, request: Request, nonce: str) -> None:
+def set_csrf_cookie(response: Response, request: Request, nonce: str) -> None:
     """Give the browser its CSRF nonce (only this origin's dashboard forms can echo it)."""
     response.set_cookie(
         CSRF_COOKIE,

@@ -54,7 +54,7 @@ async def prepare_demo_site(*, conn: AsyncConnection) -> DemoSite:
 
 async def demo_start(*, conn: AsyncConnection, site_id: int, now: datetime) -> datetime:
     """Where generation starts: two weeks back, or after the demo's newest stored event."""
-    newest = (
+    newest: datetime | None = (
         await conn.execute(select(func.max(events.c.ts)).where(events.c.site_id == site_id))
     ).scalar_one_or_none()
     await conn.commit()

@@ -30,10 +30,10 @@ from collector.ingest.schemas import (
     TypedBody,
     TypedEnvelope,
 )
-from collector.sites.cache import KnownSite, SiteCache
 from collector.ingest.useragent import is_bot
 from collector.ingest.writer import EventWriter
 from collector.security.ratelimit import RateLimiter
+from collector.sites.cache import KnownSite, SiteCache
 from collector.storage.records import EventRecord
 from collector.telemetry.metrics import Metrics
 

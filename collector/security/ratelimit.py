@@ -155,7 +155,7 @@ class RateLimiter:
         if not sent:
             return
         try:
-            totals = await redis.eval(  # type: ignore[misc]
+            totals = await redis.eval(
                 _SYNC_SCRIPT, len(names), *names, WINDOW_SECONDS * 2, *(n for _, _, n in sent)
             )
         except (RedisError, OSError) as exc:

@@ -243,7 +243,7 @@ class Tracing:
         result = self._sampling.sampler.should_sample(
             parent_context, trace_id, name, SpanKind.SERVER
         )
-        return result.decision.is_sampled()
+        return bool(result.decision.is_sampled())
 
     def request_link(self) -> Link | None:
         """A link to the current request's span if it is sampled (call while serving it)."""

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from collector.deps import Conn, SettingsDep
 from collector.errors import Unauthenticated
+from collector.query.deps import Watermarks
 from dashboard import auth, figures
 from dashboard.deps import Codec, MaybePrincipal
 from dashboard.rendering import PREFIX, render, set_csrf_cookie, site_url
@@ -16,7 +17,6 @@ from dashboard.session import (
     CSRF_COOKIE,
     CSRF_FIELD,
     SESSION_COOKIE,
-    Role,
     SessionCodec,
     new_csrf_nonce,
 )
@@ -35,14 +35,20 @@ _UNREADABLE_FORM = (
 
 @router.get("/", name="home")
 async def home(
-    request: Request, principal: MaybePrincipal, conn: Conn, next: str | None = None
+    request: Request,
+    principal: MaybePrincipal,
+    conn: Conn,
+    watermarks: Watermarks,
+    next: str | None = None,
 ) -> Response:
     """The login form for a visitor; the list of visible sites for a logged-in session."""
     if principal is None:
         notices = ["You are logged out."] if "logged_out" in request.query_params else []
         return await render(request, "login.html", next=safe_next(next), notices=notices)
     sites = await auth.visible_sites(conn=conn, principal=principal)
-    glances = [await figures.site_glance(conn=conn, site=site) for site in sites]
+    glances = [
+        await figures.site_glance(conn=conn, site=site, watermarks=watermarks) for site in sites
+    ]
     return await render(
         request, "sites.html", principal=principal, sites=list(zip(sites, glances, strict=True))
     )
@@ -64,7 +70,7 @@ async def login(request: Request, conn: Conn, settings: SettingsDep, codec: Code
     except Unauthenticated as exc:
         return await _login_again(request, next_path, exc.message, status=401)
     if next_path is None:
-        next_path = site_url(principal.site_key) if principal.role is Role.VIEWER else f"{PREFIX}/"
+        next_path = f"{PREFIX}/" if principal.site_key is None else site_url(principal.site_key)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

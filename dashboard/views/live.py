@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from starlette.responses import Response
@@ -88,8 +89,9 @@ async def _stream(websocket: WebSocket, subscription: Subscription, site: str) -
         while not listener.done():
             if getter is None:
                 getter = asyncio.ensure_future(subscription.next_message())
+            waited: set[asyncio.Future[Any]] = {getter, listener}
             await asyncio.wait(
-                {getter, listener},
+                waited,
                 timeout=max(0.0, recheck_at - loop.time()),
                 return_when=asyncio.FIRST_COMPLETED,
             )
