@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, desc, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.query import service
 from collector.query.timeutil import epoch_seconds, from_epoch
+from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import Window
 from collector.sites.schemas import Site
 from collector.storage.tables import events
@@ -18,7 +20,7 @@ from collector.vitals import DAY, METRICS
 
 async def recent_beacons(
     *, conn: AsyncConnection, site_id: int, metrics: Sequence[str], since: datetime, limit: int
-) -> Sequence[Row[tuple[object, ...]]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The newest ``limit`` reports of a site since ``since``, newest first."""
     query = (
         select(
@@ -44,7 +46,13 @@ async def recent_beacons(
 
 
 async def route_seen(
-    *, conn: AsyncConnection, site: Site, route: str, since: datetime, until: datetime
+    *,
+    conn: AsyncConnection,
+    site: Site,
+    route: str,
+    since: datetime,
+    until: datetime,
+    watermarks: RollupWatermarks | None = None,
 ) -> bool:
     """Whether the site reported any metric from ``route`` between ``since`` and ``until``.
 
@@ -53,6 +61,11 @@ async def route_seen(
     first, last = epoch_seconds(since), epoch_seconds(until)
     window = Window(from_epoch(first - first % DAY), from_epoch(-(-(last + 1) // DAY) * DAY))
     seen = await service.summarize(
-        conn=conn, site=site, window=window, metrics=METRICS, filters={"route": route}
+        conn=conn,
+        site=site,
+        window=window,
+        metrics=METRICS,
+        filters={"route": route},
+        watermarks=watermarks,
     )
     return any(stats.count for stats in seen.metrics.values())

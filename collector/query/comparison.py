@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.query import service
 from collector.query.schemas import Comparison, MetricChange, MetricStats, Worsening
+from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import Window
 from collector.sites.schemas import Site
 
@@ -45,14 +46,27 @@ async def compare(
     metrics: Sequence[str],
     filters: Mapping[str, str] | None = None,
     exact: bool = False,
+    watermarks: RollupWatermarks | None = None,
 ) -> Comparison:
     """Each metric's summary over ``window`` and over the previous window."""
     before_window = previous_window(window)
     now = await service.summarize(
-        conn=conn, site=site, window=window, metrics=metrics, filters=filters, exact=exact
+        conn=conn,
+        site=site,
+        window=window,
+        metrics=metrics,
+        filters=filters,
+        exact=exact,
+        watermarks=watermarks,
     )
     before = await service.summarize(
-        conn=conn, site=site, window=before_window, metrics=metrics, filters=filters, exact=exact
+        conn=conn,
+        site=site,
+        window=before_window,
+        metrics=metrics,
+        filters=filters,
+        exact=exact,
+        watermarks=watermarks,
     )
     return Comparison(
         site=site.key,
@@ -79,12 +93,19 @@ async def worsened_routes(
     metrics: Sequence[str] = ("LCP", "INP", "CLS"),
     filters: Mapping[str, str] | None = None,
     limit: int = 3,
+    watermarks: RollupWatermarks | None = None,
 ) -> list[Worsening]:
     """Busy routes whose p75 got at least 15 % worse than in the previous window, worst first."""
     now, before = {}, {}
     for metric in metrics:
         now[metric] = await group_stats(
-            conn=conn, site=site, window=window, metric=metric, by="route", filters=filters
+            conn=conn,
+            site=site,
+            window=window,
+            metric=metric,
+            by="route",
+            filters=filters,
+            watermarks=watermarks,
         )
         before[metric] = await group_stats(
             conn=conn,
@@ -93,6 +114,7 @@ async def worsened_routes(
             metric=metric,
             by="route",
             filters=filters,
+            watermarks=watermarks,
         )
     return worsened(now, before, limit=limit)
 
@@ -137,6 +159,7 @@ async def group_stats(
     metric: str,
     by: str,
     filters: Mapping[str, str] | None = None,
+    watermarks: RollupWatermarks | None = None,
 ) -> dict[str, MetricStats]:
     """The statistics of the ``GROUPS_COMPARED`` most observed values of ``by``."""
     breakdown = await service.break_down(
@@ -148,5 +171,6 @@ async def group_stats(
         filters=filters,
         order="count",
         limit=GROUPS_COMPARED,
+        watermarks=watermarks,
     )
     return {row.value or "unknown": row for row in breakdown.rows}

@@ -20,12 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.errors import InvalidInput
-from collector.query.aggregates import Selection, rollup_cells
+from collector.query.aggregates import rollup_cells
 from collector.query.levels import covering_level, supported_combinations
 from collector.query.raw_rows import raw_conditions
 from collector.query.schemas import Distribution, DistributionBin, Source
+from collector.query.selection import Selection
 from collector.query.service import RAW_MAX_WINDOW
 from collector.query.sketch import mapping_for, nearest_rank
+from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import SNAP_SLACK, Window
 from collector.sites.schemas import Site
 from collector.storage.db import stream_in_chunks
@@ -46,7 +48,8 @@ def nice_ceiling(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above ``value`` (a round axis maximum)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
+    # 10 **, not 10.0 **: from 1 up the answer stays the int it always was.
+    magnitude: float = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * magnitude:
             return step * magnitude
@@ -72,6 +75,7 @@ async def distribution(
     filters: Mapping[str, str] | None = None,
     bins: int = DEFAULT_BINS,
     exact: bool = False,
+    watermarks: RollupWatermarks | None = None,
 ) -> Distribution:
     """``bins`` equal-width bins from 0; the last one also counts every larger value."""
     chosen = dict(filters or {})
@@ -81,7 +85,8 @@ async def distribution(
         values = await _raw_values(conn, site, window, metric, chosen)
         source = "raw"
     else:
-        values = await _rollup_values(conn, Selection(site.id, (metric,), window, chosen), level)
+        selection = Selection(site.id, (metric,), window, chosen)
+        values = await _rollup_values(conn, selection, level, watermarks)
         source = "rollups"
     count = sum(n for _, n in values)
     top = nice_ceiling(max(THRESHOLDS[metric][1] * _REACH_PAST_POOR, _top_value(values, count)))
@@ -138,9 +143,14 @@ def _rollup_level(filters: Mapping[str, str], window: Window, exact: bool) -> in
     return level
 
 
-async def _rollup_values(conn: AsyncConnection, selection: Selection, level: int) -> ValueCounts:
+async def _rollup_values(
+    conn: AsyncConnection,
+    selection: Selection,
+    level: int,
+    watermarks: RollupWatermarks | None,
+) -> ValueCounts:
     metric = selection.metrics[0]
-    cells = await rollup_cells(conn, selection, level)
+    cells = await rollup_cells(conn, selection, level, watermarks=watermarks)
     cell = cells.get((metric, None, None))
     if cell is None:
         return []

@@ -163,7 +163,8 @@ async def read_watermark(conn: AsyncConnection, *, lock: bool) -> datetime:
     query = select(rollup_watermark.c.rolled_before).where(rollup_watermark.c.id == WATERMARK_ID)
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update(read=True)
-    return (await conn.execute(query)).scalar_one()
+    rolled_before: datetime = (await conn.execute(query)).scalar_one()
+    return rolled_before
 
 
 def cells_of(
@@ -175,14 +176,18 @@ def cells_of(
     (epoch seconds; the watermark), which the roller compacted already; later ones it
     will compact from the rolled-up rows, these records included.
     """
-    finest: dict[tuple[object, ...], int] = defaultdict(int)
+    # (site, metric, finest period, the six dimensions, bucket, rating) → weight
+    finest: dict[tuple[int, str, int, tuple[str, str, str, str, str, str], int, int], int] = (
+        defaultdict(int)
+    )
     smallest = GRAINS[0]
     for weight, r in weighted:
         seconds = epoch_seconds(r.ts)
         bucket = mapping_for(r.metric).bucket_of(r.value)
         dims = (r.route, r.device, r.browser, r.connection, r.navigation_type, r.country or "")
-        key = (r.site_id, r.metric, seconds - seconds % smallest, dims, bucket)
-        finest[(*key, rating_code(r.metric, r.value))] += weight
+        period = seconds - seconds % smallest
+        rating = rating_code(r.metric, r.value)
+        finest[(r.site_id, r.metric, period, dims, bucket, rating)] += weight
     cells: Cells = {}
     for (site_id, metric, period, dims, bucket, rating), n in finest.items():
         if n == 0:
@@ -195,10 +200,10 @@ def cells_of(
         for level, keep, grains in _KEEPS:
             kept = tuple(value if k else ALL for value, k in zip(dims, keep, strict=True))
             for grain in (*grains, *compacted):
-                key = (site_id, metric, level, grain, period - period % grain, *kept)
-                cell = cells.get(key)
+                cell_key = (site_id, metric, level, grain, period - period % grain, *kept)
+                cell = cells.get(cell_key)
                 if cell is None:
-                    cell = cells[key] = Cell()
+                    cell = cells[cell_key] = Cell()
                 cell.add(bucket, rating, n)
     return cells
 

@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.errors import InvalidInput
-from collector.query.aggregates import Selection, rollup_percentiles, rollup_tallies
+from collector.query.aggregates import rollup_percentiles, rollup_tallies
 from collector.query.levels import covering_level
 from collector.query.schemas import RouteScore, ScoreCard, Scores
+from collector.query.selection import Selection
+from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import Window
 from collector.sites.schemas import Site
 
@@ -73,6 +75,7 @@ async def score(
     window: Window,
     filters: Mapping[str, str] | None = None,
     limit: int = 10,
+    watermarks: RollupWatermarks | None = None,
 ) -> Scores:
     """The site's score and the scores of its ``limit`` busiest routes, worst first."""
     metrics = tuple(WEIGHTS)
@@ -88,15 +91,21 @@ async def score(
         )
     site_selection = Selection(site.id, metrics, window, chosen)
     routes_selection = Selection(site.id, metrics, window, chosen, group_by="route")
-    site_p75 = await rollup_percentiles(conn, site_selection, site_level, (0.75,))
+    site_p75 = await rollup_percentiles(
+        conn, site_selection, site_level, (0.75,), watermarks=watermarks
+    )
     card = score_card({m: site_p75.get((m, None, None), {}).get(0.75) for m in metrics})
-    tallies = await rollup_tallies(conn, routes_selection, routes_level)
+    tallies = await rollup_tallies(conn, routes_selection, routes_level, watermarks=watermarks)
     views: dict[str, int] = {}
     for (_metric, route, _slot), tally in tallies.items():
         views[route or ""] = max(views.get(route or "", 0), tally.count)
     busiest = sorted(views, key=lambda route: (-views[route], route))[:limit]
     route_p75 = await rollup_percentiles(
-        conn, routes_selection.restricted_to(busiest), routes_level, (0.75,)
+        conn,
+        routes_selection.restricted_to(busiest),
+        routes_level,
+        (0.75,),
+        watermarks=watermarks,
     )
     routes = []
     for route in busiest:

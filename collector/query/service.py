@@ -4,8 +4,12 @@ Each reads rollups when a rollup level keeps every dimension it filters or group
 and raw rows otherwise (allowed for windows up to ``RAW_MAX_WINDOW``), or when exact
 mode is asked for. Both use the nearest-rank percentile definition.
 
-    summary = await summarize(conn=conn, site=site, window=window, metrics=("LCP",))
+    summary = await summarize(conn=conn, site=site, window=window, metrics=("LCP",),
+                              watermarks=runtime.watermarks)
     summary.metrics["LCP"].p75
+
+``watermarks`` (the runtime's) saves the watermark's round trip on windows it covers;
+without it the watermark is read every time.
 """
 
 from __future__ import annotations
@@ -16,15 +20,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.errors import InvalidInput
-from collector.query.aggregates import (
-    GroupKey,
-    Percentiles,
-    Selection,
-    Tally,
-    exact_stats,
-    rollup_stats,
-    rollup_top_by_count,
-)
+from collector.query.aggregates import rollup_stats, rollup_top_by_count
+from collector.query.exact import exact_stats
 from collector.query.levels import covering_level, supported_combinations
 from collector.query.schemas import (
     Breakdown,
@@ -34,7 +31,9 @@ from collector.query.schemas import (
     Summary,
     Timeseries,
 )
+from collector.query.selection import GroupKey, Percentiles, Selection, Tally
 from collector.query.timeutil import from_epoch
+from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import SNAP_SLACK, Window
 from collector.sites.schemas import Site
 
@@ -51,10 +50,13 @@ async def summarize(
     metrics: Sequence[str],
     filters: Mapping[str, str] | None = None,
     exact: bool = False,
+    watermarks: RollupWatermarks | None = None,
 ) -> Summary:
     """Count, p50/p75/p90/p95/p99 and rating shares of each metric over ``window``."""
     selection = Selection(site.id, tuple(metrics), window, dict(filters or {}))
-    tallies, percentiles, source = await _statistics(conn, selection, SUMMARY_FRACTIONS, exact)
+    tallies, percentiles, source = await _statistics(
+        conn, selection, SUMMARY_FRACTIONS, exact, watermarks
+    )
     return Summary(
         site=site.key,
         start=window.start,
@@ -79,19 +81,22 @@ async def timeseries(
     fraction: float = 0.75,
     filters: Mapping[str, str] | None = None,
     exact: bool = False,
+    watermarks: RollupWatermarks | None = None,
 ) -> Timeseries:
     """One percentile of ``metric`` per ``interval`` seconds; empty intervals have count 0."""
-    points = (window.end_seconds - window.start_seconds) // interval
+    steps = (window.end_seconds - window.start_seconds) // interval
     if window.start_seconds % interval or window.end_seconds % interval:
         raise InvalidInput(f"the window must be aligned on the interval ({interval} s)")
-    if points > MAX_POINTS:
+    if steps > MAX_POINTS:
         raise InvalidInput(
-            f"the window is too long for this interval: {points} points, at most {MAX_POINTS}; "
+            f"the window is too long for this interval: {steps} points, at most {MAX_POINTS}; "
             "use a larger interval or a shorter window",
             details={"field": "interval", "max_points": MAX_POINTS},
         )
     selection = Selection(site.id, (metric,), window, dict(filters or {}), interval=interval)
-    tallies, percentiles, source = await _statistics(conn, selection, (fraction,), exact)
+    tallies, percentiles, source = await _statistics(
+        conn, selection, (fraction,), exact, watermarks
+    )
     points: list[dict[str, object]] = []
     for slot in range(window.start_seconds, window.end_seconds, interval):
         tally = tallies.get((metric, None, slot))
@@ -130,6 +135,7 @@ async def break_down(
     order: str = "count",
     limit: int = 10,
     exact: bool = False,
+    watermarks: RollupWatermarks | None = None,
 ) -> Breakdown:
     """The top ``limit`` values of dimension ``by``: most observed, or worst ``order`` percentile.
 
@@ -142,12 +148,14 @@ async def break_down(
         source: Source = "raw"
     elif order == "count":
         tallies, percentiles = await rollup_top_by_count(
-            conn, selection, level, limit, SUMMARY_FRACTIONS
+            conn, selection, level, limit, SUMMARY_FRACTIONS, watermarks=watermarks
         )
         source = "rollups"
     else:
         # Ranking by a percentile needs every group's histogram anyway: one read.
-        tallies, percentiles = await rollup_stats(conn, selection, level, SUMMARY_FRACTIONS)
+        tallies, percentiles = await rollup_stats(
+            conn, selection, level, SUMMARY_FRACTIONS, watermarks=watermarks
+        )
         source = "rollups"
     keys = (
         _ranked_by_count(tallies) if order == "count" else _ranked_by(order, percentiles, tallies)
@@ -205,13 +213,19 @@ def _check_raw_window(window: Window, what: str) -> None:
 
 
 async def _statistics(
-    conn: AsyncConnection, selection: Selection, fractions: Sequence[float], exact: bool
+    conn: AsyncConnection,
+    selection: Selection,
+    fractions: Sequence[float],
+    exact: bool,
+    watermarks: RollupWatermarks | None,
 ) -> tuple[dict[GroupKey, Tally], dict[GroupKey, Percentiles], Source]:
     level = _rollup_level(selection, exact)
     if level is None:
         tallies, percentiles = await exact_stats(conn, selection, fractions)
         return tallies, percentiles, "raw"
-    tallies, percentiles = await rollup_stats(conn, selection, level, fractions)
+    tallies, percentiles = await rollup_stats(
+        conn, selection, level, fractions, watermarks=watermarks
+    )
     return tallies, percentiles, "rollups"
 
 

@@ -99,7 +99,8 @@ class BucketMapping:
             size = (highest // 1024 + 1) * 1024
             table = np.array([self.value_of(bucket) for bucket in range(size)])
             self._table[0] = table
-        return table[np.maximum(buckets, ZERO_BUCKET)]
+        values: np.ndarray = table[np.maximum(buckets, ZERO_BUCKET)]
+        return values
 
 
 TIME_MAPPING = BucketMapping(floor=1e-3)
@@ -189,7 +190,8 @@ def nearest_ranks(fraction: float, counts: np.ndarray) -> np.ndarray:
     above = products - np.floor(products)
     for i in np.flatnonzero((above > 0) & (above < 1e-6)).tolist():
         ranks[i] = nearest_rank(fraction, int(counts[i]))
-    return np.minimum(counts, np.maximum(ranks, 1))
+    bounded: np.ndarray = np.minimum(counts, np.maximum(ranks, 1))
+    return bounded
 
 
 def _first_reaching(running: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -201,19 +203,23 @@ def _first_reaching(running: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     rows, width = running.shape
     lift = np.arange(rows, dtype=np.int64)[:, None] * (int(running[:, -1].max(initial=0)) + 1)
     flat = (running + lift).ravel()
-    return np.searchsorted(flat, ranks + lift, side="left") - np.arange(rows)[:, None] * width
+    positions: np.ndarray = np.searchsorted(flat, ranks + lift, side="left")
+    within_rows: np.ndarray = positions - np.arange(rows)[:, None] * width
+    return within_rows
 
 
 def _values_of_buckets(found: np.ndarray, mappings: Sequence[BucketMapping]) -> list[list[float]]:
     """``value_of`` each bucket in ``found`` (a row per group, whose mapping is given)."""
     distinct = {id(mapping): mapping for mapping in mappings}
     if len(distinct) == 1:
-        return mappings[0].values_of(found).tolist()
-    values = np.empty(found.shape, np.float64)
+        single: list[list[float]] = mappings[0].values_of(found).tolist()
+        return single
+    values: np.ndarray = np.empty(found.shape, np.float64)
     for mapping in distinct.values():
         rows = [row for row, other in enumerate(mappings) if other is mapping]
         values[rows] = mapping.values_of(found[rows])
-    return values.tolist()
+    listed: list[list[float]] = values.tolist()
+    return listed
 
 
 def sql_bucket_expression(value_sql: str, metric_sql: str) -> str:

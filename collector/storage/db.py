@@ -75,7 +75,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
 @asynccontextmanager
 async def stream_in_chunks(
     conn: AsyncConnection, query: Executable, *, rows_per_chunk: int = 10_000
-) -> AsyncIterator[AsyncResult[Any]]:
+) -> AsyncIterator[AsyncResult[*tuple[Any, ...]]]:
     """The rows of ``query`` through a server-side cursor, ``rows_per_chunk`` at a time.
 
     A cursor lives in a transaction, and reads run without one (``deps.get_conn``): such

@@ -1,0 +1,80 @@
+"""The rollup watermarks a process remembers: read once, reused while they cover a window."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from collector.query.service import summarize
+from collector.query.watermarks import RollupWatermarks
+from collector.query.windows import Window
+from collector.storage.tables import rollup_watermark
+from tests.factories import event, store_events
+from tests.query.conftest import T0, site_with_id
+
+
+async def _move_watermark(engine: AsyncEngine, to: datetime) -> None:
+    # Straight in the table, on both databases (SQLite's stays at the end of time otherwise).
+    async with engine.begin() as conn:
+        await conn.execute(update(rollup_watermark).values(rolled_before=to))
+
+
+def _ending(end: datetime) -> Window:
+    return Window(end - timedelta(hours=1), end)
+
+
+async def test_a_covered_window_reuses_the_watermark_and_a_later_one_reads_it(
+    engine: AsyncEngine,
+) -> None:
+    watermarks = RollupWatermarks()
+    first, second = T0, T0 + timedelta(days=1)
+    await _move_watermark(engine, first)
+    async with engine.connect() as conn:
+        assert await watermarks.covering(conn, _ending(first - timedelta(days=3))) == first
+    await _move_watermark(engine, second)
+    async with engine.connect() as conn:
+        # Ends before the remembered watermark: no second look.
+        assert await watermarks.covering(conn, _ending(first)) == first
+        # Ends past it: read again, and remembered from then on.
+        assert await watermarks.covering(conn, _ending(second)) == second
+        assert await watermarks.covering(conn, _ending(first)) == second
+        # A fresh memory knows nothing yet.
+        assert await RollupWatermarks().covering(conn, _ending(first)) == second
+
+
+async def test_the_remembered_watermark_never_goes_back(engine: AsyncEngine) -> None:
+    watermarks = RollupWatermarks()
+    later, earlier = T0 + timedelta(days=1), T0
+    await _move_watermark(engine, later)
+    async with engine.connect() as conn:
+        await watermarks.covering(conn, _ending(later))
+    await _move_watermark(engine, earlier)
+    async with engine.connect() as conn:
+        # Past the remembered one, the read answers; the memory keeps the newer.
+        assert await watermarks.covering(conn, _ending(later + timedelta(days=1))) == earlier
+        assert await watermarks.covering(conn, _ending(later)) == later
+
+
+async def test_summaries_with_and_without_remembered_watermarks_agree(
+    engine: AsyncEngine,
+) -> None:
+    site = site_with_id(61)
+    await _move_watermark(engine, T0 + timedelta(days=2))
+    await store_events(
+        engine,
+        [event(site_id=site.id, ts=T0 + timedelta(hours=h), value=1000.0 + h) for h in range(30)],
+    )
+    window = Window(T0, T0 + timedelta(days=1))
+    watermarks = RollupWatermarks()
+    async with engine.connect() as conn:
+        read_each_time = await summarize(conn=conn, site=site, window=window, metrics=("LCP",))
+        first = await summarize(
+            conn=conn, site=site, window=window, metrics=("LCP",), watermarks=watermarks
+        )
+        remembered = await summarize(
+            conn=conn, site=site, window=window, metrics=("LCP",), watermarks=watermarks
+        )
+    assert read_each_time.metrics["LCP"].count == 24
+    assert read_each_time == first == remembered
