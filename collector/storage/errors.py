@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# asyncpg ships no type information (no stubs, no py.typed); its few names used here
-# are checked by the tests against a real server.
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,8 +89,8 @@ def asyncpg_connection(conn: AsyncConnection) -> asyncpg.Connection | None:
     """The asyncpg connection under ``conn`` (None on SQLite)."""
     if conn.dialect.name != "postgresql" or conn.sync_connection is None:
         return None
-    driver: asyncpg.Connection = conn.sync_connection.connection.driver_connection
-    return driver
+    driver = conn.sync_connection.connection.driver_connection
+    return driver if isinstance(driver, asyncpg.Connection) else None
 
 
 def _postgres_error(exc: BaseException) -> asyncpg.PostgresError | None:
