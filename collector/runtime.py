@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.config import Settings
 from collector.ingest.service import BeaconIngestor
 from collector.ingest.writer import EventWriter
+from collector.query.watermarks import RollupWatermarks
 from collector.sites.cache import SiteCache
 from collector.telemetry.service import Telemetry
 
@@ -23,3 +24,5 @@ class Runtime:
     site_cache: SiteCache
     ingestor: BeaconIngestor
     telemetry: Telemetry
+    # The rollup watermarks read by this process's queries, remembered from start to stop.
+    watermarks: RollupWatermarks = field(default_factory=RollupWatermarks)

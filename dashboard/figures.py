@@ -18,6 +18,7 @@ from collector.query import attribution, comparison, distribution, service
 from collector.query.resolution import trend_interval
 from collector.query.schemas import AttributionRow, MetricStats, Worsening
 from collector.query.score import score_card
+from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import SNAP_SLACK, Window, resolve_window
 from collector.sites.schemas import Site
 from collector.vitals import DAY, HOUR, Rating
@@ -165,11 +166,21 @@ def dimensions_of(filters: Filters) -> dict[str, str]:
 
 
 async def cards(
-    *, conn: AsyncConnection, site: Site, window: Window, dims: Mapping[str, str]
+    *,
+    conn: AsyncConnection,
+    site: Site,
+    window: Window,
+    dims: Mapping[str, str],
+    watermarks: RollupWatermarks,
 ) -> dict[str, MetricSummary]:
     """Each Web Vital's card: p75, rating shares, and the change against the previous window."""
     compared = await comparison.compare(
-        conn=conn, site=site, window=window, metrics=tuple(VITALS), filters=dims
+        conn=conn,
+        site=site,
+        window=window,
+        metrics=tuple(VITALS),
+        filters=dims,
+        watermarks=watermarks,
     )
     return {
         name: MetricSummary.of(vital, compared.metrics[name].now, compared.metrics[name].before)
@@ -178,20 +189,43 @@ async def cards(
 
 
 async def field_view(
-    *, conn: AsyncConnection, site: Site, filters: Filters, now: datetime | None = None
+    *,
+    conn: AsyncConnection,
+    site: Site,
+    filters: Filters,
+    watermarks: RollupWatermarks,
+    now: datetime | None = None,
 ) -> FieldView:
     """The cards, trends, route and device tables and movers of a view."""
     window = view_window(filters, now)
     dims = dimensions_of(filters)
-    routes = await _by_metric(conn=conn, site=site, window=window, dims=dims, by="route")
-    routes_before = await _by_metric(
-        conn=conn, site=site, window=comparison.previous_window(window), dims=dims, by="route"
+    routes = await _by_metric(
+        conn=conn, site=site, window=window, dims=dims, by="route", watermarks=watermarks
     )
-    devices = await _by_metric(conn=conn, site=site, window=window, dims=dims, by="device")
+    routes_before = await _by_metric(
+        conn=conn,
+        site=site,
+        window=comparison.previous_window(window),
+        dims=dims,
+        by="route",
+        watermarks=watermarks,
+    )
+    devices = await _by_metric(
+        conn=conn, site=site, window=window, dims=dims, by="device", watermarks=watermarks
+    )
     return FieldView(
         window=window,
-        summaries=await cards(conn=conn, site=site, window=window, dims=dims),
-        trends=await trends(conn=conn, site=site, window=window, dims=dims, filters=filters),
+        summaries=await cards(
+            conn=conn, site=site, window=window, dims=dims, watermarks=watermarks
+        ),
+        trends=await trends(
+            conn=conn,
+            site=site,
+            window=window,
+            dims=dims,
+            filters=filters,
+            watermarks=watermarks,
+        ),
         routes=_rows(routes),
         movers=comparison.worsened(routes, routes_before),
         devices=_rows(devices),
@@ -205,32 +239,61 @@ async def trends(
     window: Window,
     dims: Mapping[str, str],
     filters: Filters,
+    watermarks: RollupWatermarks,
 ) -> dict[str, list[TrendPoint]]:
     """The p75 of each Web Vital per period, at the finest period the rollups answer."""
     interval = trend_interval(window=window, filters=dims, preferred=TREND_STEPS[filters.window])
     found = {}
     for name in VITALS:
         series = await service.timeseries(
-            conn=conn, site=site, window=window, metric=name, interval=interval, filters=dims
+            conn=conn,
+            site=site,
+            window=window,
+            metric=name,
+            interval=interval,
+            filters=dims,
+            watermarks=watermarks,
         )
         found[name] = [TrendPoint(p.start, p.value, p.count) for p in series.points]
     return found
 
 
 async def table(
-    *, conn: AsyncConnection, site: Site, window: Window, dims: Mapping[str, str], by: str
+    *,
+    conn: AsyncConnection,
+    site: Site,
+    window: Window,
+    dims: Mapping[str, str],
+    by: str,
+    watermarks: RollupWatermarks,
 ) -> list[RouteRow]:
     """The busiest values of ``by`` (route or device) with the p75 of each Core Web Vital."""
-    return _rows(await _by_metric(conn=conn, site=site, window=window, dims=dims, by=by))
+    return _rows(
+        await _by_metric(
+            conn=conn, site=site, window=window, dims=dims, by=by, watermarks=watermarks
+        )
+    )
 
 
 async def _by_metric(
-    *, conn: AsyncConnection, site: Site, window: Window, dims: Mapping[str, str], by: str
+    *,
+    conn: AsyncConnection,
+    site: Site,
+    window: Window,
+    dims: Mapping[str, str],
+    by: str,
+    watermarks: RollupWatermarks,
 ) -> dict[str, dict[str, MetricStats]]:
     """Each Core Web Vital's statistics per value of ``by``."""
     return {
         name: await comparison.group_stats(
-            conn=conn, site=site, window=window, metric=name, by=by, filters=dims
+            conn=conn,
+            site=site,
+            window=window,
+            metric=name,
+            by=by,
+            filters=dims,
+            watermarks=watermarks,
         )
         for name in CORE_VITALS
     }
@@ -246,10 +309,14 @@ def _rows(by_metric: Mapping[str, Mapping[str, MetricStats]]) -> list[RouteRow]:
     return sorted(merged.values(), key=lambda row: (-row.views, row.route))
 
 
-async def site_glance(*, conn: AsyncConnection, site: Site) -> FieldView:
+async def site_glance(
+    *, conn: AsyncConnection, site: Site, watermarks: RollupWatermarks
+) -> FieldView:
     """The default window of a site in one rollup read: its cards, without comparison."""
     window = view_window(Filters())
-    current = await service.summarize(conn=conn, site=site, window=window, metrics=tuple(VITALS))
+    current = await service.summarize(
+        conn=conn, site=site, window=window, metrics=tuple(VITALS), watermarks=watermarks
+    )
     summaries = {
         name: MetricSummary.of(vital, current.metrics[name]) for name, vital in VITALS.items()
     }
@@ -257,13 +324,19 @@ async def site_glance(*, conn: AsyncConnection, site: Site) -> FieldView:
 
 
 async def filter_choices(
-    *, conn: AsyncConnection, site: Site, window: Window
+    *, conn: AsyncConnection, site: Site, window: Window, watermarks: RollupWatermarks
 ) -> dict[str, list[str]]:
     """The most frequent browsers and connections of the window, for the filter menus."""
     choices = {}
     for by in ("browser", "connection"):
         breakdown = await service.break_down(
-            conn=conn, site=site, window=window, metric="TTFB", by=by, limit=CHOICES_SHOWN
+            conn=conn,
+            site=site,
+            window=window,
+            metric="TTFB",
+            by=by,
+            limit=CHOICES_SHOWN,
+            watermarks=watermarks,
         )
         choices[by] = [row.value for row in breakdown.rows if row.value]
     return choices
@@ -296,10 +369,16 @@ async def culprits(
 
 
 async def histogram_bins(
-    *, conn: AsyncConnection, site: Site, window: Window, dims: Mapping[str, str], metric: str
+    *,
+    conn: AsyncConnection,
+    site: Site,
+    window: Window,
+    dims: Mapping[str, str],
+    metric: str,
+    watermarks: RollupWatermarks,
 ) -> list[Bin]:
     """The equal-width bins of ``metric``'s values, from the query engine's distribution."""
     spread = await distribution.distribution(
-        conn=conn, site=site, window=window, metric=metric, filters=dims
+        conn=conn, site=site, window=window, metric=metric, filters=dims, watermarks=watermarks
     )
     return [Bin(b.low, b.high, b.count) for b in spread.bins]

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, EngineDep
 from collector.query import attribution, comparison, distribution, export, score, service
+from collector.query.deps import Watermarks
 from collector.query.params import (
     parse_dimension,
     parse_filters,
@@ -108,15 +109,19 @@ MetricsQuery = Annotated[dict[str, Any], Depends(metrics_query)]
 
 
 @router.get("/summary")
-async def summary(site: SiteReader, conn: Conn, query: MetricsQuery) -> Summary:
+async def summary(
+    site: SiteReader, conn: Conn, query: MetricsQuery, watermarks: Watermarks
+) -> Summary:
     """Count, p50/p75/p90/p95/p99 and good / needs-improvement / poor shares per metric."""
-    return await service.summarize(conn=conn, site=site, **query)
+    return await service.summarize(conn=conn, site=site, watermarks=watermarks, **query)
 
 
 @router.get("/comparison")
-async def compare_windows(site: SiteReader, conn: Conn, query: MetricsQuery) -> Comparison:
+async def compare_windows(
+    site: SiteReader, conn: Conn, query: MetricsQuery, watermarks: Watermarks
+) -> Comparison:
     """Each metric's summary now and in the previous window of the same length."""
-    return await comparison.compare(conn=conn, site=site, **query)
+    return await comparison.compare(conn=conn, site=site, watermarks=watermarks, **query)
 
 
 @router.get("/timeseries")
@@ -125,6 +130,7 @@ async def timeseries(
     conn: Conn,
     window: WindowDep,
     filters: Filters,
+    watermarks: Watermarks,
     metric: str = "LCP",
     interval: str = "1h",
     percentile: float = 75,
@@ -141,6 +147,7 @@ async def timeseries(
         fraction=parse_percentile(percentile),
         filters=filters,
         exact=exact,
+        watermarks=watermarks,
     )
 
 
@@ -150,6 +157,7 @@ async def breakdown(
     conn: Conn,
     window: WindowDep,
     filters: Filters,
+    watermarks: Watermarks,
     metric: str = "LCP",
     by: str = "page",
     order: str = "count",
@@ -167,6 +175,7 @@ async def breakdown(
         order=parse_order(order),
         limit=parse_limit(limit),
         exact=exact,
+        watermarks=watermarks,
     )
 
 
@@ -203,6 +212,7 @@ async def value_distribution(
     conn: Conn,
     window: WindowDep,
     filters: Filters,
+    watermarks: Watermarks,
     metric: str = "LCP",
     bins: int = distribution.DEFAULT_BINS,
     exact: Exact = False,
@@ -216,12 +226,18 @@ async def value_distribution(
         filters=filters,
         bins=distribution.parse_bins(bins),
         exact=exact,
+        watermarks=watermarks,
     )
 
 
 @router.get("/score")
 async def performance_score(
-    site: SiteReader, conn: Conn, window: WindowDep, filters: Filters, limit: int = 10
+    site: SiteReader,
+    conn: Conn,
+    window: WindowDep,
+    filters: Filters,
+    watermarks: Watermarks,
+    limit: int = 10,
 ) -> Scores:
     """The site's performance score and its busiest routes' scores, worst first (whole days)."""
     # Route rollups keep whole days only, and every route's p75s are needed.
@@ -231,6 +247,7 @@ async def performance_score(
         window=window.resolve(snap=DAY),
         filters=filters,
         limit=parse_limit(limit),
+        watermarks=watermarks,
     )
 
 

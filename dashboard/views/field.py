@@ -13,6 +13,7 @@ from starlette.responses import Response
 from collector.deps import Conn, SettingsDep
 from collector.errors import InvalidInput, NotFound
 from collector.query.beacons import route_seen
+from collector.query.deps import Watermarks
 from collector.query.schemas import AttributionRow
 from dashboard import figures
 from dashboard.charts import Bin, distribution_bar, histogram, trend_chart
@@ -73,13 +74,17 @@ async def _within_raw_limits(
 
 
 @router.get("/sites/{key}", name="overview")
-async def overview(request: Request, site: ShownSite, principal: LoggedIn, conn: Conn) -> Response:
+async def overview(
+    request: Request, site: ShownSite, principal: LoggedIn, conn: Conn, watermarks: Watermarks
+) -> Response:
     """Cards, distribution and trends of every Web Vital for the filtered traffic."""
     parsed = parse_filters(request.query_params)
     notices = list(parsed.notices)
 
     async def build(filters: Filters) -> figures.FieldView:
-        return await figures.field_view(conn=conn, site=site, filters=filters)
+        return await figures.field_view(
+            conn=conn, site=site, filters=filters, watermarks=watermarks
+        )
 
     view, filters = await _within_raw_limits(build, parsed.filters, notices)
     busiest = view.routes[:12]
@@ -93,7 +98,9 @@ async def overview(request: Request, site: ShownSite, principal: LoggedIn, conn:
         active="",
         notices=notices,
         filters=filters,
-        choices=await figures.filter_choices(conn=conn, site=site, window=view.window),
+        choices=await figures.filter_choices(
+            conn=conn, site=site, window=view.window, watermarks=watermarks
+        ),
         view=view,
         charts=_charts(view, site.name),
         bars=_bars(view),
@@ -107,6 +114,7 @@ async def pages(
     site: ShownSite,
     principal: LoggedIn,
     conn: Conn,
+    watermarks: Watermarks,
     sort: str = "views",
 ) -> Response:
     """Routes ranked by traffic or by p75 of a Core Web Vital, each linking to its view."""
@@ -121,8 +129,12 @@ async def pages(
         dims = figures.dimensions_of(filters)
         return figures.FieldView(
             window=window,
-            summaries=await figures.cards(conn=conn, site=site, window=window, dims=dims),
-            routes=await figures.table(conn=conn, site=site, window=window, dims=dims, by="route"),
+            summaries=await figures.cards(
+                conn=conn, site=site, window=window, dims=dims, watermarks=watermarks
+            ),
+            routes=await figures.table(
+                conn=conn, site=site, window=window, dims=dims, by="route", watermarks=watermarks
+            ),
         )
 
     view, filters = await _within_raw_limits(build, parsed.filters, notices)
@@ -137,7 +149,9 @@ async def pages(
         active="pages",
         notices=notices,
         filters=filters,
-        choices=await figures.filter_choices(conn=conn, site=site, window=view.window),
+        choices=await figures.filter_choices(
+            conn=conn, site=site, window=view.window, watermarks=watermarks
+        ),
         view=view,
         routes=routes,
         sort=sort,
@@ -162,6 +176,7 @@ async def route_view(
     principal: LoggedIn,
     conn: Conn,
     settings: SettingsDep,
+    watermarks: Watermarks,
     route: str,
     metric: str | None = None,
 ) -> Response:
@@ -169,7 +184,9 @@ async def route_view(
     route = "/" + route
     now = datetime.now(UTC)
     since = now - timedelta(days=settings.retention_days)
-    if not await route_seen(conn=conn, site=site, route=route, since=since, until=now):
+    if not await route_seen(
+        conn=conn, site=site, route=route, since=since, until=now, watermarks=watermarks
+    ):
         raise NotFound(f"No beacons from route “{route[:200]}” on {site.name}.")
     parsed = parse_filters(request.query_params)
     notices = list(parsed.notices)
@@ -179,12 +196,19 @@ async def route_view(
     shown_metric = metric or "LCP"
 
     async def build(filters: Filters) -> tuple[figures.FieldView, RouteDetails]:
-        view = await figures.field_view(conn=conn, site=site, filters=filters)
+        view = await figures.field_view(
+            conn=conn, site=site, filters=filters, watermarks=watermarks
+        )
         dims = figures.dimensions_of(filters)
         details = RouteDetails(
             culprits=await figures.culprits(conn=conn, site=site, window=view.window, dims=dims),
             bins=await figures.histogram_bins(
-                conn=conn, site=site, window=view.window, dims=dims, metric=shown_metric
+                conn=conn,
+                site=site,
+                window=view.window,
+                dims=dims,
+                metric=shown_metric,
+                watermarks=watermarks,
             ),
         )
         return view, details
@@ -201,7 +225,9 @@ async def route_view(
         active="pages",
         notices=notices,
         filters=filters,
-        choices=await figures.filter_choices(conn=conn, site=site, window=view.window),
+        choices=await figures.filter_choices(
+            conn=conn, site=site, window=view.window, watermarks=watermarks
+        ),
         route=route,
         view=view,
         charts=_charts(view, route),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.query.service import summarize
 from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import Window
+from collector.runtime import Runtime
 from collector.storage.tables import rollup_watermark
-from tests.factories import event, store_events
+from tests.factories import event, make_site, store_events
 from tests.query.conftest import T0, site_with_id
 
 
@@ -78,3 +81,21 @@ async def test_summaries_with_and_without_remembered_watermarks_agree(
         )
     assert read_each_time.metrics["LCP"].count == 24
     assert read_each_time == first == remembered
+
+
+async def test_the_read_api_remembers_watermarks_in_the_runtime(
+    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    shop = await make_site(engine)
+    read, later = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    await _move_watermark(engine, read)
+    response = await client.get(
+        f"/api/v1/sites/{shop.key}/summary?metric=LCP&from=2025-12-01&to=2025-12-02",
+        headers={"Authorization": f"Bearer {shop.read_token}"},
+    )
+    assert response.status_code == 200
+    await _move_watermark(engine, later)
+    runtime: Runtime = app.state.runtime
+    async with runtime.engine.connect() as conn:
+        # The request's read is remembered; a fresh memory would read the moved one.
+        assert await runtime.watermarks.covering(conn, _ending(read)) == read
