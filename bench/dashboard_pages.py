@@ -23,9 +23,10 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from collector.app import create_app, event_writer
+from collector.app import create_app
 from collector.config import Settings
 from collector.demo.service import load_demo, prepare_demo_site
+from collector.runtime import event_writer
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
 from collector.storage.tables import events

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 import structlog
 from fastapi import FastAPI
@@ -18,11 +19,12 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from collector import health
 from collector.allocator import keep_freed_memory_for_reuse
-from collector.budgets.field.gauges import refresh_forever as refresh_field_gauges
-from collector.budgets.field.regressions import check_forever as check_field_forever
+from collector.background import Supervisor
+from collector.budgets.field.gauges import refresh as refresh_field_gauges
+from collector.budgets.field.regressions import CHECK_INTERVAL, FIRST_CHECK_DELAY, check_today
 from collector.budgets.field.router import router as field_router
 from collector.budgets.lab.router import router as budgets_router
-from collector.budgets.lhci.retention import prune_forever
+from collector.budgets.lhci.retention import PRUNE_INTERVAL, prune_and_log
 from collector.budgets.lhci.router import app_links as lhci_app_links
 from collector.budgets.lhci.router import router as lhci_router
 from collector.config import InvalidSettings, Settings, load_settings
@@ -30,19 +32,22 @@ from collector.http_errors import RefuseNulInUrl, install_error_handlers
 from collector.ingest import useragent
 from collector.ingest.endpoint import VITALS_PATH, VitalsEndpoint
 from collector.ingest.service import BeaconIngestor
-from collector.sites.cache import SiteCache
-from collector.ingest.spool import Spool
 from collector.ingest.writer import EventWriter
-from collector.query.roller import roll_forever
-from collector.query.rollups import batch_needs_rollups, roll_up_batch
+from collector.query.roller import roll_once
 from collector.query.router import router as query_router
-from collector.runtime import Runtime
+from collector.runtime import Runtime, event_writer, open_spool
 from collector.security.cors import ReadApiCors
 from collector.security.instance_secrets import get_or_create_secret
-from collector.security.ratelimit import RateLimiter
+from collector.security.ratelimit import SYNC_INTERVAL, RateLimiter
+from collector.sites.cache import SiteCache
 from collector.sites.router import router as sites_router
 from collector.storage.db import create_engine
-from collector.storage.maintenance import maintain_forever, try_maintain_once
+from collector.storage.maintenance import (
+    MAINTENANCE_INTERVAL,
+    RETRY_INTERVAL,
+    maintain_and_log,
+    try_maintain_once,
+)
 from collector.telemetry.middleware import TelemetryMiddleware
 from collector.telemetry.router import router as telemetry_router
 from collector.telemetry.service import Telemetry
@@ -136,140 +141,129 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(ReadApiCors, origins=settings.cors_origins)
 
 
-def event_writer(
-    engine: AsyncEngine, settings: Settings, telemetry: Telemetry, spool: Spool | None = None
-) -> EventWriter:
-    """The event writer as the collector runs it (the demo loader writes through it too)."""
-    writer = EventWriter(
-        engine,
-        batch_window=settings.ingest_batch_window_ms / 1000,
-        max_queue=settings.ingest_queue_max_metrics,
-        max_batch=settings.ingest_batch_max_metrics,
-        recent_capacity=settings.ingest_recent_ids,
-        metrics=telemetry.metrics,
-        tracing=telemetry.tracing,
-        spool=spool,
-        commit_timeout=settings.ingest_commit_timeout,
-    )
-    # Rollups commit with the raw rows of a batch, or are left to the roller.
-    writer.add_batch_hook(roll_up_batch, needed=batch_needs_rollups)
-    return writer
-
-
-def open_spool(settings: Settings) -> Spool | None:
-    """This process's spool for database outages, or None when it is turned off (size 0)."""
-    if settings.spool_max_bytes == 0:
-        return None
-    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
-    spool.open()
-    return spool
-
-
 def _lifespan(
     settings: Settings, telemetry: Telemetry
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
-        # Beacons stored whole (204) are nearly every request of a busy collector; the
-        # request metrics count them all, so an operator may keep their lines to debug.
-        telemetry.start(
-            engine=engine,
-            debug_only_lines=() if settings.access_log_stored_beacons else ((VITALS_PATH, 204),),
-        )
-        # A database that is down at start must not stop the collector from starting:
-        # /ready reports it, and the maintenance task retries.
-        first_pass_done = await try_maintain_once(
-            engine,
-            retention_days=settings.retention_days,
-            ahead_days=settings.partitions_ahead_days,
-        )
-        maintenance = asyncio.create_task(
-            maintain_forever(
-                engine,
-                retention_days=settings.retention_days,
-                ahead_days=settings.partitions_ahead_days,
-                first_pass_done=first_pass_done,
-            ),
-            name="storage-maintenance",
-        )
-        budget_retention = asyncio.create_task(
-            prune_forever(
-                engine,
-                lhr_retention_days=settings.lhr_retention_days,
-                build_retention_days=settings.retention_days,
-            ),
-            name="budget-retention",
-        )
-        field_check = asyncio.create_task(
-            check_field_forever(engine), name="field-regression-check"
-        )
-        field_gauges = asyncio.create_task(
-            refresh_field_gauges(engine=engine, snapshot=telemetry.field, settings=settings),
-            name="field-gauges",
-        )
-        background = [maintenance, budget_retention, field_check, field_gauges]
-        if not settings.is_sqlite:
-            # On SQLite writers roll up in their own transactions; no roller needed.
-            interval = timedelta(seconds=settings.rollup_interval_seconds)
-            background.append(
-                asyncio.create_task(
-                    roll_forever(
-                        engine, interval=interval, report_lag=telemetry.metrics.set_rollup_lag
-                    ),
-                    name="rollups",
-                )
+        # Whatever started is stopped in the reverse order, also when start-up fails.
+        async with AsyncExitStack() as stack:
+            engine = create_engine(settings.database_url)
+            # Beacons stored whole (204) are nearly every request of a busy collector;
+            # the request metrics count them all, so an operator may keep their lines.
+            debug_only = () if settings.access_log_stored_beacons else ((VITALS_PATH, 204),)
+            telemetry.start(engine=engine, debug_only_lines=debug_only)
+            stack.callback(telemetry.stop)
+            stack.push_async_callback(engine.dispose)
+            redis = _redis_client(settings)
+            if redis is not None:
+                stack.push_async_callback(redis.aclose)
+            limiter = RateLimiter(
+                redis=redis,
+                secret=await _rate_limit_secret(engine) if redis is not None else None,
+                on_limited=telemetry.metrics.beacon_rate_limited,
             )
-        spool = open_spool(settings)
-        writer = event_writer(engine, settings, telemetry, spool)
-        writer.add_listener(app.state.live_hub.after_commit)
-        # Loading the User-Agent rules takes a moment; do it beside serving, not before.
-        warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm-up")
-        await writer.start()
-        redis = _redis_client(settings)
-        limiter = RateLimiter(
-            redis=redis,
-            secret=await _rate_limit_secret(engine) if redis is not None else None,
-            on_limited=telemetry.metrics.beacon_rate_limited,
-        )
-        background.append(asyncio.create_task(limiter.sync_forever(), name="rate-limit-sync"))
-        site_cache = SiteCache(engine, ttl=settings.site_cache_seconds)
-        app.state.runtime = Runtime(
-            settings=settings,
-            engine=engine,
-            writer=writer,
-            site_cache=site_cache,
-            ingestor=BeaconIngestor(
-                sites=site_cache,
-                writer=writer,
-                metrics=telemetry.metrics,
-                limiter=limiter,
-                rate_limit_per_minute=settings.rate_limit_per_minute,
-                drop_bots=settings.drop_bots,
-            ),
-            telemetry=telemetry,
-        )
-        try:
-            yield
-        finally:
+            background = Supervisor(stop_timeout=BACKGROUND_STOP_SECONDS)
+            await stack.enter_async_context(background)
+            await _start_background(background, engine, settings, telemetry, limiter)
+            # Loading the User-Agent rules takes a moment; do it beside serving.
+            warm_up = asyncio.create_task(asyncio.to_thread(useragent.warm_up), name="ua-warm")
+            stack.push_async_callback(lambda: warm_up)  # a thread: it cannot be cancelled
+            spool = open_spool(settings)
+            if spool is not None:
+                stack.callback(spool.close)
+            writer = event_writer(engine, settings, telemetry, spool)
+            writer.add_listener(app.state.live_hub.after_commit)
+            await writer.start()
             # Part of the shutdown timeout went to requests in flight; the rest is the
             # writer's, to commit the queue and replay the spool.
-            await writer.stop(timeout=settings.shutdown_timeout / 2)
-            if spool is not None:
-                spool.close()
-            await warm_up
-            for task in background:
-                task.cancel()
-            # Bounded: a task that ignored its cancellation must not hold the exit.
-            _, stuck = await asyncio.wait(background, timeout=BACKGROUND_STOP_SECONDS)
-            if stuck:
-                logger.warning("background_tasks_did_not_stop", tasks=[t.get_name() for t in stuck])
-            if redis is not None:
-                await redis.aclose()
-            await engine.dispose()
-            telemetry.stop()
+            stack.push_async_callback(writer.stop, timeout=settings.shutdown_timeout / 2)
+            app.state.runtime = _runtime(settings, engine, writer, telemetry, limiter)
+            yield
 
     return lifespan
+
+
+async def _start_background(
+    background: Supervisor,
+    engine: AsyncEngine,
+    settings: Settings,
+    telemetry: Telemetry,
+    limiter: RateLimiter,
+) -> None:
+    """Start every periodic pass a collector runs beside serving."""
+    retention_days, ahead_days = settings.retention_days, settings.partitions_ahead_days
+    # A database that is down at start must not stop the collector from starting:
+    # /ready reports it, and the maintenance pass is retried sooner.
+    first_pass_done = await try_maintain_once(
+        engine, retention_days=retention_days, ahead_days=ahead_days
+    )
+    background.every(
+        "storage_maintenance",
+        MAINTENANCE_INTERVAL,
+        partial(maintain_and_log, engine, retention_days=retention_days, ahead_days=ahead_days),
+        first_delay=MAINTENANCE_INTERVAL if first_pass_done else RETRY_INTERVAL,
+        retry_interval=RETRY_INTERVAL,
+    )
+    background.every(
+        "budget_retention",
+        PRUNE_INTERVAL,
+        partial(
+            prune_and_log,
+            engine,
+            lhr_retention_days=settings.lhr_retention_days,
+            build_retention_days=settings.retention_days,
+        ),
+    )
+    background.every(
+        "field_regression_check",
+        CHECK_INTERVAL,
+        partial(check_today, engine),
+        first_delay=FIRST_CHECK_DELAY,
+    )
+    background.every(
+        "field_gauges_refresh",
+        timedelta(seconds=settings.field_gauge_interval_seconds),
+        partial(refresh_field_gauges, engine=engine, snapshot=telemetry.field, settings=settings),
+    )
+    if not settings.is_sqlite:
+        # On SQLite writers roll up in their own transactions; no roller needed.
+        background.every(
+            "rollup_pass",
+            timedelta(seconds=settings.rollup_interval_seconds),
+            partial(roll_once, engine, report_lag=telemetry.metrics.set_rollup_lag),
+        )
+    background.every(
+        "rate_limit_sync",
+        SYNC_INTERVAL,
+        limiter.sync,
+        first_delay=SYNC_INTERVAL,
+    )
+
+
+def _runtime(
+    settings: Settings,
+    engine: AsyncEngine,
+    writer: EventWriter,
+    telemetry: Telemetry,
+    limiter: RateLimiter,
+) -> Runtime:
+    site_cache = SiteCache(engine, ttl=settings.site_cache_seconds)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        writer=writer,
+        site_cache=site_cache,
+        ingestor=BeaconIngestor(
+            sites=site_cache,
+            writer=writer,
+            metrics=telemetry.metrics,
+            limiter=limiter,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+            drop_bots=settings.drop_bots,
+        ),
+        telemetry=telemetry,
+    )
 
 
 def _redis_client(settings: Settings) -> Redis | None:

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import typer
 from prometheus_client import CollectorRegistry
 
-from collector.app import event_writer
 from collector.budgets.field.regressions import check_site
 from collector.config import Settings
 from collector.demo.service import DemoSite, demo_start, load_demo, prepare_demo_site
+from collector.runtime import event_writer
 from collector.sites import service as sites_service
 from collector.storage.db import create_engine
 from collector.telemetry.service import Telemetry

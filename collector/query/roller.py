@@ -16,7 +16,6 @@ the row ``FOR SHARE``, and is then either seen by a pass or sees its new waterma
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -204,22 +203,13 @@ async def catch_up(
             return result.end
 
 
-async def roll_forever(
-    engine: AsyncEngine,
-    *,
-    interval: timedelta,
-    report_lag: Callable[[float], None] | None = None,
+async def roll_once(
+    engine: AsyncEngine, *, report_lag: Callable[[float], None] | None = None
 ) -> None:
-    """Keep the rollups at most about ``interval`` behind the raw events, until cancelled.
+    """Roll up every raw event up to now; ``report_lag`` gets how far the watermark is behind.
 
-    After each round ``report_lag`` gets how many seconds the watermark is behind now.
+    A failed pass leaves the raw rows, and the next one rolls up from the same watermark.
     """
-    while True:
-        try:
-            watermark = await catch_up(engine, until=datetime.now(UTC))
-            if report_lag is not None:
-                report_lag(max((datetime.now(UTC) - watermark).total_seconds(), 0.0))
-        except Exception:
-            # The raw rows stay; the next pass rolls them up from the same watermark.
-            logger.exception("rollup_pass_failed")
-        await asyncio.sleep(interval.total_seconds())
+    watermark = await catch_up(engine, until=datetime.now(UTC))
+    if report_lag is not None:
+        report_lag(max((datetime.now(UTC) - watermark).total_seconds(), 0.0))

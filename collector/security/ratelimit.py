@@ -28,6 +28,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from redis.asyncio import Redis
@@ -36,7 +37,7 @@ from redis.exceptions import RedisError
 from collector.errors import RateLimited
 
 WINDOW_SECONDS = 60
-SYNC_INTERVAL_SECONDS = 0.2
+SYNC_INTERVAL = timedelta(seconds=0.2)
 MAX_KEYS = 200_000
 _SYNC_CHUNK = 500
 
@@ -186,19 +187,6 @@ class RateLimiter:
         # The hash tag keeps both windows of a counter in one Redis Cluster slot.
         name = f"{self._prefix}{{{digest}}}:"
         return f"{name}{window}", f"{name}{window - 1}"
-
-    async def sync_forever(self, interval: float = SYNC_INTERVAL_SECONDS) -> None:
-        """Call ``sync`` every ``interval`` seconds until cancelled."""
-        task = asyncio.current_task()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.sync()
-            except Exception:
-                logger.exception("rate_limit_sync_failed")
-            if task is not None and task.cancelling():
-                # A cancellation a client library swallowed still ends the loop.
-                raise asyncio.CancelledError
 
 
 def _retry_after(counter: _Counter, limit: int, elapsed: float) -> int:

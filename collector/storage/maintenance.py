@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -28,29 +27,23 @@ async def maintain_once(
         return await apply_retention(conn, retention_days=retention_days, today=today)
 
 
-async def maintain_forever(
-    engine: AsyncEngine, *, retention_days: int, ahead_days: int, first_pass_done: bool
-) -> None:
-    """Run ``maintain_once`` every hour until cancelled; a failed pass is retried sooner."""
-    wait = MAINTENANCE_INTERVAL if first_pass_done else RETRY_INTERVAL
-    while True:
-        await asyncio.sleep(wait.total_seconds())
-        done = await try_maintain_once(engine, retention_days=retention_days, ahead_days=ahead_days)
-        wait = MAINTENANCE_INTERVAL if done else RETRY_INTERVAL
-
-
-async def try_maintain_once(engine: AsyncEngine, *, retention_days: int, ahead_days: int) -> bool:
-    """``maintain_once``, logging instead of raising; True when the pass succeeded."""
-    try:
-        result = await maintain_once(engine, retention_days=retention_days, ahead_days=ahead_days)
-    except Exception:
-        # Partitions are made days ahead, so a missed pass costs nothing yet.
-        logger.exception("storage_maintenance_failed")
-        return False
+async def maintain_and_log(engine: AsyncEngine, *, retention_days: int, ahead_days: int) -> None:
+    """``maintain_once``, logging what retention removed."""
+    result = await maintain_once(engine, retention_days=retention_days, ahead_days=ahead_days)
     if result.dropped_partitions or result.deleted_rows:
         logger.info(
             "retention_applied",
             dropped_partitions=list(result.dropped_partitions),
             deleted_rows=result.deleted_rows,
         )
+
+
+async def try_maintain_once(engine: AsyncEngine, *, retention_days: int, ahead_days: int) -> bool:
+    """``maintain_and_log``, logging instead of raising; True when the pass succeeded."""
+    try:
+        await maintain_and_log(engine, retention_days=retention_days, ahead_days=ahead_days)
+    except Exception:
+        # Partitions are made days ahead, so a missed pass costs nothing yet.
+        logger.exception("storage_maintenance_failed")
+        return False
     return True

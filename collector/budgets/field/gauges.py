@@ -15,7 +15,6 @@ Series bound per site: 5 metrics × 4 devices of ``perfbeacon_field_p75``, 5 met
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -109,16 +108,3 @@ async def _route_p75(
             if stats.p75 is not None:
                 values[(site.name, metric, route)] = stats.p75
     return values
-
-
-async def refresh_forever(
-    *, engine: AsyncEngine, snapshot: GaugeSnapshot, settings: Settings
-) -> None:
-    """``refresh`` every ``field_gauge_interval_seconds`` until cancelled; errors are logged."""
-    while True:
-        try:
-            await refresh(engine=engine, snapshot=snapshot, settings=settings)
-        except Exception:
-            # Scrapes keep the last good values until a refresh succeeds again.
-            logger.exception("field_gauges_refresh_failed")
-        await asyncio.sleep(settings.field_gauge_interval_seconds)

@@ -9,7 +9,6 @@ answers what the first stored.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -284,21 +283,16 @@ async def check_all_sites(*, conn: AsyncConnection, day: date) -> dict[str, Chec
     return {site.key: await check_site(conn=conn, site=site, day=day) for site in every}
 
 
-async def check_forever(engine: AsyncEngine, *, interval: timedelta = CHECK_INTERVAL) -> None:
-    """Every ``interval``, run today's check of every site not yet checked today."""
-    await asyncio.sleep(FIRST_CHECK_DELAY.total_seconds())
-    while True:
-        try:
-            async with engine.connect() as conn:
-                results = await check_all_sites(conn=conn, day=datetime.now(UTC).date())
-        except Exception:
-            # The next pass retries; today's check is only stored once it succeeded.
-            logger.exception("field_regression_check_failed")
-        else:
-            flagged = sum(len(r.regressions) for r in results.values() if r.computed)
-            if any(r.computed for r in results.values()):
-                logger.info("field_regressions_checked", sites=len(results), flagged=flagged)
-        await asyncio.sleep(interval.total_seconds())
+async def check_today(engine: AsyncEngine) -> None:
+    """Today's check of every site not yet checked today (the lifespan runs it hourly).
+
+    A failed pass stores nothing; the next one retries.
+    """
+    async with engine.connect() as conn:
+        results = await check_all_sites(conn=conn, day=datetime.now(UTC).date())
+    flagged = sum(len(r.regressions) for r in results.values() if r.computed)
+    if any(r.computed for r in results.values()):
+        logger.info("field_regressions_checked", sites=len(results), flagged=flagged)
 
 
 def regressions_json(found: Sequence[FieldRegression]) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ summaries, statistics and check reports stay), whole builds after ``retention_da
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,19 +57,12 @@ async def prune(
     return PruneResult(lhrs=lhrs.rowcount or 0, builds=builds.rowcount or 0)
 
 
-async def prune_forever(
+async def prune_and_log(
     engine: AsyncEngine, *, lhr_retention_days: int, build_retention_days: int
 ) -> None:
-    """``prune`` every hour until cancelled; a failed pass is logged and retried next hour."""
-    while True:
-        try:
-            result = await prune(
-                engine,
-                lhr_retention_days=lhr_retention_days,
-                build_retention_days=build_retention_days,
-            )
-            if result.lhrs or result.builds:
-                logger.info("budget_retention_applied", lhrs=result.lhrs, builds=result.builds)
-        except Exception:
-            logger.exception("budget_retention_failed")
-        await asyncio.sleep(PRUNE_INTERVAL.total_seconds())
+    """``prune``, logging what it removed (the lifespan runs it every ``PRUNE_INTERVAL``)."""
+    result = await prune(
+        engine, lhr_retention_days=lhr_retention_days, build_retention_days=build_retention_days
+    )
+    if result.lhrs or result.builds:
+        logger.info("budget_retention_applied", lhrs=result.lhrs, builds=result.builds)
