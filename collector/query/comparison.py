@@ -18,6 +18,7 @@ from collector.query.schemas import Comparison, MetricChange, MetricStats, Worse
 from collector.query.watermarks import RollupWatermarks
 from collector.query.windows import Window
 from collector.sites.schemas import Site
+from collector.vitals import CORE_METRICS
 
 # A route needs this many samples in both windows, and p75 must move this much, to be
 # called out: fewer samples make p75 too noisy to flag.
@@ -90,7 +91,7 @@ async def worsened_routes(
     conn: AsyncConnection,
     site: Site,
     window: Window,
-    metrics: Sequence[str] = ("LCP", "INP", "CLS"),
+    metrics: Sequence[str] = CORE_METRICS,
     filters: Mapping[str, str] | None = None,
     limit: int = 3,
     watermarks: RollupWatermarks | None = None,

@@ -23,29 +23,24 @@ its own mapping). Stored bucket numbers are shifted so the floor lands on 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 
+from collector.vitals import (
+    GOOD_CODE,
+    NEEDS_IMPROVEMENT_CODE,
+    NO_RATING_CODE,
+    POOR_CODE,
+    THRESHOLDS,
+)
+
 RELATIVE_ACCURACY = 0.0099
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 INVERSE_LOG_GAMMA = 1 / math.log(GAMMA)
 ZERO_BUCKET = 0
-
-# Official web-vitals thresholds: good ≤ first, poor > second.
-THRESHOLDS: Mapping[str, tuple[float, float]] = {
-    "LCP": (2500.0, 4000.0),
-    "INP": (200.0, 500.0),
-    "CLS": (0.1, 0.25),
-    "FCP": (1800.0, 3000.0),
-    "TTFB": (800.0, 1800.0),
-    "FID": (100.0, 300.0),
-}
-METRICS: tuple[str, ...] = tuple(THRESHOLDS)
-
-GOOD, NEEDS_IMPROVEMENT, POOR = 1, 2, 3
 
 # Merging many groups at once builds a (groups × buckets) matrix; past this many
 # cells it is built a slice of groups at a time.
@@ -110,16 +105,6 @@ CLS_MAPPING = BucketMapping(floor=1e-6)
 def mapping_for(metric: str) -> BucketMapping:
     """The bucket mapping of a metric: CLS is unitless and near 0, the rest are ms."""
     return CLS_MAPPING if metric == "CLS" else TIME_MAPPING
-
-
-def rating_of(metric: str, value: float) -> int:
-    """GOOD, NEEDS_IMPROVEMENT or POOR by the official thresholds (0 for unknown metrics)."""
-    thresholds = THRESHOLDS.get(metric)
-    if thresholds is None:
-        return 0
-    if value <= thresholds[0]:
-        return GOOD
-    return NEEDS_IMPROVEMENT if value <= thresholds[1] else POOR
 
 
 def nearest_rank(fraction: float, count: int) -> int:
@@ -241,10 +226,11 @@ def sql_bucket_expression(value_sql: str, metric_sql: str) -> str:
 
 
 def sql_rating_expression(value_sql: str, metric_sql: str) -> str:
-    """The SQL expression computing ``rating_of`` from the official thresholds."""
+    """The SQL expression computing ``collector.vitals.rating_code`` from the thresholds."""
     branches = " ".join(
-        f"WHEN {metric_sql} = '{metric}' THEN CASE WHEN {value_sql} <= {good!r} THEN {GOOD} "
-        f"WHEN {value_sql} <= {poor!r} THEN {NEEDS_IMPROVEMENT} ELSE {POOR} END"
+        f"WHEN {metric_sql} = '{metric}' THEN CASE WHEN {value_sql} <= {good!r} "
+        f"THEN {GOOD_CODE} WHEN {value_sql} <= {poor!r} THEN {NEEDS_IMPROVEMENT_CODE} "
+        f"ELSE {POOR_CODE} END"
         for metric, (good, poor) in THRESHOLDS.items()
     )
-    return f"(CASE {branches} ELSE 0 END)"
+    return f"(CASE {branches} ELSE {NO_RATING_CODE} END)"
