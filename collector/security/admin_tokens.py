@@ -23,6 +23,7 @@ from collector.security.tokens import (
     new_admin_token,
     secret_equals,
 )
+from collector.storage.db import committed
 from collector.storage.tables import admin_tokens
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -47,14 +48,13 @@ async def create_admin_token(
     token = new_admin_token()
     created_at = now or datetime.now(UTC)
     try:
-        await conn.execute(
-            insert(admin_tokens).values(
-                name=name, token_hash=hash_token(token), created_at=created_at
+        async with committed(conn):
+            await conn.execute(
+                insert(admin_tokens).values(
+                    name=name, token_hash=hash_token(token), created_at=created_at
+                )
             )
-        )
-        await conn.commit()
     except IntegrityError:
-        await conn.rollback()
         raise Conflict(
             f"an admin token named {name!r} already exists; revoke it first",
             details={"field": "name"},
@@ -74,11 +74,10 @@ async def list_admin_tokens(*, conn: AsyncConnection) -> list[AdminToken]:
 
 async def revoke_admin_token(*, conn: AsyncConnection, name: str) -> None:
     """Delete the admin token ``name`` and commit: it, and sessions opened with it, stop working."""
-    result = await conn.execute(delete(admin_tokens).where(admin_tokens.c.name == name))
-    if result.rowcount == 0:
-        await conn.rollback()
-        raise NotFound(f"no admin token named {name[:100]!r}")
-    await conn.commit()
+    async with committed(conn):
+        result = await conn.execute(delete(admin_tokens).where(admin_tokens.c.name == name))
+        if result.rowcount == 0:
+            raise NotFound(f"no admin token named {name[:100]!r}")
 
 
 async def find_admin_credential(

@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from collector.storage.db import committed
 from collector.storage.tables import instance_secrets
 
 
@@ -22,15 +23,15 @@ async def get_or_create_secret(*, conn: AsyncConnection, name: str) -> str:
     if found is not None:
         return found
     try:
-        await conn.execute(
-            insert(instance_secrets).values(
-                name=name, value=secrets.token_urlsafe(32), created_at=datetime.now(UTC)
+        async with committed(conn):
+            await conn.execute(
+                insert(instance_secrets).values(
+                    name=name, value=secrets.token_urlsafe(32), created_at=datetime.now(UTC)
+                )
             )
-        )
-        await conn.commit()
     except IntegrityError:
         # Another process stored it first; its value is the one everybody uses.
-        await conn.rollback()
+        pass
     stored = await _read(conn, name)
     if stored is None:
         raise RuntimeError(f"instance secret {name!r} vanished right after it was stored")

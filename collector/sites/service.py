@@ -21,6 +21,7 @@ from collector.sites.schemas import (
     stored_origin,
     validate_site_name,
 )
+from collector.storage.db import committed
 from collector.storage.tables import sites
 
 # What a revoked read token's hash is replaced with: never 64 hex digits, so no
@@ -37,21 +38,20 @@ async def create_site(
     key, read_token = new_site_key(), new_read_token()
     created_at = now or datetime.now(UTC)
     try:
-        result = await conn.execute(
-            insert(sites)
-            .values(
-                name=name,
-                public_key=key,
-                read_token_hash=hash_token(read_token),
-                origins=clean_origins,
-                created_at=created_at,
+        async with committed(conn):
+            result = await conn.execute(
+                insert(sites)
+                .values(
+                    name=name,
+                    public_key=key,
+                    read_token_hash=hash_token(read_token),
+                    origins=clean_origins,
+                    created_at=created_at,
+                )
+                .returning(sites.c.id)
             )
-            .returning(sites.c.id)
-        )
-        site_id = result.scalar_one()
-        await conn.commit()
+            site_id = result.scalar_one()
     except IntegrityError:
-        await conn.rollback()
         raise Conflict(f"a site named {name!r} already exists", details={"field": "name"}) from None
     return CreatedSite(
         id=site_id,
@@ -155,13 +155,12 @@ async def update_policy(*, conn: AsyncConnection, key: str, policy: SitePolicy) 
     if "kept_query_params" in changes:
         changes["kept_query_params"] = list(dict.fromkeys(changes["kept_query_params"] or ()))
     if changes:
-        result = await conn.execute(
-            update(sites).where(sites.c.public_key == key).values(**changes)
-        )
-        if result.rowcount == 0:
-            await conn.rollback()
-            raise NotFound(f"no site with key {key[:80]!r}")
-        await conn.commit()
+        async with committed(conn):
+            result = await conn.execute(
+                update(sites).where(sites.c.public_key == key).values(**changes)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"no site with key {key[:80]!r}")
     return await get_site(conn=conn, key=key)
 
 
@@ -188,10 +187,9 @@ async def revoke_read_token(*, conn: AsyncConnection, key: str) -> None:
 async def _replace_token_hash(conn: AsyncConnection, key: str, token_hash: str) -> None:
     # Every reader looks the hash up per request, so the old token stops working
     # in every running collector as soon as this commits.
-    result = await conn.execute(
-        update(sites).where(sites.c.public_key == key).values(read_token_hash=token_hash)
-    )
-    if result.rowcount == 0:
-        await conn.rollback()
-        raise NotFound(f"no site with key {key[:80]!r}")
-    await conn.commit()
+    async with committed(conn):
+        result = await conn.execute(
+            update(sites).where(sites.c.public_key == key).values(read_token_hash=token_hash)
+        )
+        if result.rowcount == 0:
+            raise NotFound(f"no site with key {key[:80]!r}")

@@ -1,4 +1,4 @@
-"""Engine creation for the two supported databases.
+"""Engine creation for the two supported databases, and how services commit.
 
 >>> engine = create_engine("sqlite+aiosqlite:///./perfbeacon.db")
 >>> engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1/test?search_path=perfbeacon")
@@ -88,3 +88,22 @@ async def stream_in_chunks(
             await conn.execution_options(isolation_level=conn.default_isolation_level)
     async with conn.stream(query.execution_options(yield_per=rows_per_chunk)) as result:
         yield result
+
+
+@asynccontextmanager
+async def committed(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """Commit what the block does on ``conn``; roll it back if the block or the commit fails.
+
+    The one way services write: they are handed a request's connection, which an
+    earlier read may already have put in a transaction (``conn.begin()`` would refuse
+    it), and a refused write must not leave that transaction open for the next one.
+
+    >>> async with committed(conn):
+    ...     await conn.execute(insert(sites).values(...))
+    """
+    try:
+        yield conn
+        await conn.commit()
+    except BaseException:
+        await conn.rollback()
+        raise

@@ -27,6 +27,7 @@ from collector.query.service import break_down, summarize
 from collector.query.windows import Window
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
+from collector.storage.db import committed
 from collector.storage.tables import field_regression_checks, field_regressions, sites
 
 WINDOW_DAYS = 7
@@ -118,25 +119,22 @@ async def check_site(*, conn: AsyncConnection, site: Site, day: date) -> CheckRe
     found = await find_regressions(conn=conn, site=site, day=day)
     now = datetime.now(UTC)
     try:
-        await conn.execute(
-            insert(field_regression_checks).values(
-                site_id=site.id, day=day.isoformat(), flagged=len(found), created_at=now
+        async with committed(conn):
+            await conn.execute(
+                insert(field_regression_checks).values(
+                    site_id=site.id, day=day.isoformat(), flagged=len(found), created_at=now
+                )
             )
-        )
-        if found:
-            await conn.execute(insert(field_regressions), [_row(site.id, r, now) for r in found])
-        await conn.commit()
+            if found:
+                rows = [_row(site.id, r, now) for r in found]
+                await conn.execute(insert(field_regressions), rows)
     except IntegrityError:
         # Another process checked the same site and day first: its result stands.
-        await conn.rollback()
         stored = await _stored_check(conn, site.id, day)
         await conn.rollback()
         if stored is None:
             raise
         return stored
-    except BaseException:
-        await conn.rollback()
-        raise
     return CheckResult(day=day.isoformat(), computed=True, regressions=found)
 
 

@@ -29,6 +29,7 @@ from collector.budgets.lhci.schemas import Build, BuildContext, Project
 from collector.budgets.results import AssertionResult, Evaluation, Regression
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.sites.schemas import Site
+from collector.storage.db import committed
 from collector.storage.tables import budget_builds, budget_checks, budget_configs, budget_projects
 
 DEFAULT_CHECK_LIST_LIMIT = 50
@@ -58,61 +59,57 @@ async def check(
     results = evaluate(config=config, lhrs=parsed, build_files=files, field=field)
     lab_field = await lab_versus_field(conn=conn, site=site, runs=parsed, config=config, now=now)
     try:
-        project = await project_for_site(conn=conn, site=site)
-        build = await builds.insert_build(
-            conn=conn, project_id=project.id, context=context, now=now
-        )
-        for lhr in parsed:
-            text = lhr_format.encode(lhr)
-            await builds.insert_run(
-                conn=conn,
+        async with committed(conn):
+            project = await project_for_site(conn=conn, site=site)
+            build = await builds.insert_build(
+                conn=conn, project_id=project.id, context=context, now=now
+            )
+            for lhr in parsed:
+                text = lhr_format.encode(lhr)
+                await builds.insert_run(
+                    conn=conn,
+                    build=build,
+                    url=lhr_format.final_url(lhr),
+                    lhr=lhr,
+                    lhr_text=text,
+                    now=now,
+                )
+            await builds.seal(conn=conn, build=build, allow_empty=not parsed, now=now)
+            build = build.model_copy(update={"lifecycle": "sealed"})
+            baseline = await baseline_build(conn=conn, project=project, build=build)
+            current = samples_from_summaries(
+                [lhr_format.summarize(one) for one in parsed], bounded_audits(config)
+            )
+            previous = await _baseline_samples(
+                conn=conn, baseline=baseline, audits=bounded_audits(config)
+            )
+            evaluation = Evaluation(
+                results=tuple(results),
+                regressions=tuple(find_regressions(current, previous)),
+                urls=tuple(dict.fromkeys(lhr_format.final_url(one) for one in parsed)),
+                runs=len(parsed),
+            )
+            report = _report(
+                project=project,
                 build=build,
-                url=lhr_format.final_url(lhr),
-                lhr=lhr,
-                lhr_text=text,
-                now=now,
+                baseline=baseline,
+                evaluation=evaluation,
+                previous=previous,
+                lab_field=lab_field,
             )
-        await builds.seal(conn=conn, build=build, allow_empty=not parsed, now=now)
-        build = build.model_copy(update={"lifecycle": "sealed"})
-        baseline = await baseline_build(conn=conn, project=project, build=build)
-        current = samples_from_summaries(
-            [lhr_format.summarize(one) for one in parsed], bounded_audits(config)
-        )
-        previous = await _baseline_samples(
-            conn=conn, baseline=baseline, audits=bounded_audits(config)
-        )
-        evaluation = Evaluation(
-            results=tuple(results),
-            regressions=tuple(find_regressions(current, previous)),
-            urls=tuple(dict.fromkeys(lhr_format.final_url(one) for one in parsed)),
-            runs=len(parsed),
-        )
-        report = _report(
-            project=project,
-            build=build,
-            baseline=baseline,
-            evaluation=evaluation,
-            previous=previous,
-            lab_field=lab_field,
-        )
-        await conn.execute(
-            insert(budget_checks).values(
-                build_id=build.id,
-                project_id=project.id,
-                verdict=report.verdict,
-                baseline_build_id=baseline.id if baseline else None,
-                report=report.model_dump(mode="json", by_alias=True),
-                created_at=now,
+            await conn.execute(
+                insert(budget_checks).values(
+                    build_id=build.id,
+                    project_id=project.id,
+                    verdict=report.verdict,
+                    baseline_build_id=baseline.id if baseline else None,
+                    report=report.model_dump(mode="json", by_alias=True),
+                    created_at=now,
+                )
             )
-        )
-        await conn.commit()
     except IntegrityError:
-        await conn.rollback()
         # Only a concurrent first check of the same site can clash on the new project.
         raise Conflict("another check of this site is being stored; retry") from None
-    except BaseException:
-        await conn.rollback()
-        raise
     return report
 
 
@@ -267,7 +264,7 @@ async def list_checks(
 async def set_site_config(*, conn: AsyncConnection, site_id: int, config: BudgetConfig) -> None:
     """Store (replace) a site's budget configuration and commit."""
     now = datetime.now(UTC)
-    try:
+    async with committed(conn):
         existing = await conn.execute(
             select(budget_configs.c.site_id).where(budget_configs.c.site_id == site_id)
         )
@@ -283,10 +280,6 @@ async def set_site_config(*, conn: AsyncConnection, site_id: int, config: Budget
                 .where(budget_configs.c.site_id == site_id)
                 .values(config=config.to_json(), updated_at=now)
             )
-        await conn.commit()
-    except BaseException:
-        await conn.rollback()
-        raise
 
 
 async def get_site_config(*, conn: AsyncConnection, site_id: int) -> BudgetConfig | None:

@@ -21,6 +21,7 @@ from collector.budgets.lhci.schemas import Build, BuildContext, Project, Run, St
 from collector.budgets.lhci.statistics import STATISTIC_VERSION, compute_statistics
 from collector.budgets.lhr import representative_runs
 from collector.errors import NotFound, Unprocessable
+from collector.storage.db import committed
 from collector.storage.tables import (
     budget_builds,
     budget_lhrs,
@@ -75,12 +76,8 @@ async def create_build(
     """``POST /v1/projects/:id/builds``: add an unsealed build and commit."""
     if lifecycle != "unsealed":
         raise Unprocessable("Invalid lifecycle value: a new build must be 'unsealed'")
-    try:
+    async with committed(conn):
         build = await insert_build(conn=conn, project_id=project_id, context=context)
-        await conn.commit()
-    except BaseException:
-        await conn.rollback()
-        raise
     return build
 
 
@@ -215,13 +212,9 @@ async def add_run(
 ) -> Run:
     """``POST .../runs``: validate the LHR, store the run, commit."""
     lhr = lhr_format.parse_lhr_text(lhr_text, source="lhr")
-    try:
+    async with committed(conn):
         build = await get_build(conn=conn, project_id=project_id, build_id=build_id)
         run = await insert_run(conn=conn, build=build, url=url, lhr=lhr, lhr_text=lhr_text)
-        await conn.commit()
-    except BaseException:
-        await conn.rollback()
-        raise
     return run
 
 
@@ -282,15 +275,11 @@ async def seal(
 
 async def seal_build(*, conn: AsyncConnection, project_id: str, build_id: str) -> None:
     """``PUT .../lifecycle "sealed"``: seal in one transaction and commit."""
-    try:
+    async with committed(conn):
         build = await get_build(conn=conn, project_id=project_id, build_id=build_id)
         if build.lifecycle == "sealed":
             raise Unprocessable("Invalid build: it is already sealed")
         await seal(conn=conn, build=build)
-        await conn.commit()
-    except BaseException:
-        await conn.rollback()
-        raise
 
 
 async def list_runs(

@@ -16,6 +16,7 @@ from collector.budgets.lhci.schemas import Project
 from collector.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unprocessable
 from collector.security.tokens import hash_token, token_matches
 from collector.sites.schemas import Site
+from collector.storage.db import committed
 from collector.storage.tables import budget_projects, sites
 
 SLUG_MAX_LENGTH = 40
@@ -65,10 +66,9 @@ async def create_project(
             updated_at=created_at,
         )
         try:
-            await conn.execute(insert(budget_projects).values(**_row(project, token=token)))
-            await conn.commit()
+            async with committed(conn):
+                await conn.execute(insert(budget_projects).values(**_row(project, token=token)))
         except IntegrityError:
-            await conn.rollback()
             if slug is not None and attempt == 0:
                 raise Unprocessable(f"a project with slug {slug!r} already exists") from None
             continue
