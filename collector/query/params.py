@@ -106,6 +106,16 @@ def parse_order(text: str) -> str:
     return one_of(text.strip().lower(), ORDERS, field="order", what="bad order")
 
 
+def parse_min_count(value: int) -> int:
+    """How often a culprit must have been seen to be answered: 1 or more."""
+    if value < 1:
+        raise InvalidInput(
+            f"bad min_count {value}; allowed: 1 or more",
+            details={"field": "min_count", "allowed": "1.."},
+        )
+    return value
+
+
 def parse_limit(value: int) -> int:
     """How many groups to answer, 1 … MAX_LIMIT."""
     if not 1 <= value <= MAX_LIMIT:

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, EngineDep
 from collector.query import attribution, comparison, distribution, export, score, service
 from collector.query.deps import Watermarks
+from collector.query.parameters import (
+    AttributionOrder,
+    Bins,
+    Dimension,
+    Exact,
+    Filters,
+    Interval,
+    Limit,
+    Metric,
+    MetricsQuery,
+    MinCount,
+    Order,
+    Percentile,
+    WindowDep,
+)
 from collector.query.params import (
     parse_dimension,
-    parse_filters,
     parse_interval,
     parse_limit,
     parse_metric,
-    parse_metrics,
+    parse_min_count,
     parse_order,
     parse_percentile,
 )
@@ -31,81 +43,15 @@ from collector.query.schemas import (
     Summary,
     Timeseries,
 )
-from collector.query.windows import Window, resolve_window
 from collector.sites.deps import SiteReader
 from collector.vitals import DAY
 
 router = APIRouter(prefix="/api/v1/sites/{key}", tags=["query"])
 
 
-@dataclass(frozen=True, slots=True)
-class WindowParams:
-    """``from`` (ISO time or duration before ``to``) and ``to`` (ISO time, default now)."""
-
-    start: str | None
-    end: str | None
-
-    def resolve(self, *, snap: int | None = None) -> Window:
-        """The snapped window these values name."""
-        return resolve_window(self.start, self.end, now=datetime.now(UTC), snap=snap)
-
-
-# The parameter dependencies are coroutines: FastAPI runs plain functions in a thread
-# pool, a thread hop per dependency and request.
-async def window_params(
-    start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
-) -> WindowParams:
-    """The window query parameters."""
-    return WindowParams(start, end)
-
-
-async def filter_params(
-    page: Annotated[str | None, Query(max_length=512)] = None,
-    route: Annotated[str | None, Query(max_length=512)] = None,
-    device: Annotated[str | None, Query(max_length=16)] = None,
-    browser: Annotated[str | None, Query(max_length=64)] = None,
-    country: Annotated[str | None, Query(max_length=2)] = None,
-    connection: Annotated[str | None, Query(max_length=16)] = None,
-    navigation_type: Annotated[str | None, Query(max_length=32)] = None,
-) -> dict[str, str]:
-    """Dimension filters; they combine."""
-    return parse_filters(
-        {
-            "page": page,
-            "route": route,
-            "device": device,
-            "browser": browser,
-            "country": country,
-            "connection": connection,
-            "navigation_type": navigation_type,
-        }
-    )
-
-
 def _streamed(media_type: str) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI answer of a streamed export: its media type, not JSON."""
     return {200: {"content": {media_type: {"schema": {"type": "string"}}}}}
-
-
-WindowDep = Annotated[WindowParams, Depends(window_params)]
-Filters = Annotated[dict[str, str], Depends(filter_params)]
-Exact = Annotated[bool, Query(description="compute from raw rows (windows up to 7 days)")]
-
-
-async def metrics_query(
-    window: WindowDep, filters: Filters, metric: str | None = None, exact: Exact = False
-) -> dict[str, Any]:
-    """The window, metrics (one, or all when none is named), filters and mode of a summary."""
-    return {
-        "window": window.resolve(),
-        "metrics": parse_metrics(metric),
-        "filters": filters,
-        "exact": exact,
-    }
-
-
-MetricsQuery = Annotated[dict[str, Any], Depends(metrics_query)]
 
 
 @router.get("/summary")
@@ -131,9 +77,9 @@ async def timeseries(
     window: WindowDep,
     filters: Filters,
     watermarks: Watermarks,
-    metric: str = "LCP",
-    interval: str = "1h",
-    percentile: float = 75,
+    metric: Metric = "LCP",
+    interval: Interval = "1h",
+    percentile: Percentile = 75,
     exact: Exact = False,
 ) -> Timeseries:
     """One percentile of a metric per interval (5m … 1d)."""
@@ -158,10 +104,10 @@ async def breakdown(
     window: WindowDep,
     filters: Filters,
     watermarks: Watermarks,
-    metric: str = "LCP",
-    by: str = "page",
-    order: str = "count",
-    limit: int = 10,
+    metric: Metric = "LCP",
+    by: Dimension = "page",
+    order: Order = "count",
+    limit: Limit = 10,
     exact: Exact = False,
 ) -> Breakdown:
     """The top values of one dimension, by count or by a percentile (worst first)."""
@@ -185,10 +131,10 @@ async def attribution_top(
     conn: Conn,
     window: WindowDep,
     filters: Filters,
-    metric: str = "LCP",
-    limit: int = 10,
-    min_count: Annotated[int, Query(ge=1)] = 1,
-    order: str = "p75",
+    metric: Metric = "LCP",
+    limit: Limit = 10,
+    min_count: MinCount = 1,
+    order: AttributionOrder = "p75",
 ) -> Attribution:
     """The worst LCP elements, INP targets or CLS sources per route (raw rows, ≤ 7 days).
 
@@ -201,7 +147,7 @@ async def attribution_top(
         metric=parse_metric(metric),
         filters=filters,
         limit=parse_limit(limit),
-        min_count=min_count,
+        min_count=parse_min_count(min_count),
         order=attribution.parse_order(order),
     )
 
@@ -213,8 +159,8 @@ async def value_distribution(
     window: WindowDep,
     filters: Filters,
     watermarks: Watermarks,
-    metric: str = "LCP",
-    bins: int = distribution.DEFAULT_BINS,
+    metric: Metric = "LCP",
+    bins: Bins = distribution.DEFAULT_BINS,
     exact: Exact = False,
 ) -> Distribution:
     """How a metric's values spread: equal-width bins from 0, for a histogram."""
@@ -237,7 +183,7 @@ async def performance_score(
     window: WindowDep,
     filters: Filters,
     watermarks: Watermarks,
-    limit: int = 10,
+    limit: Limit = 10,
 ) -> Scores:
     """The site's performance score and its busiest routes' scores, worst first (whole days)."""
     # Route rollups keep whole days only, and every route's p75s are needed.
