@@ -42,18 +42,17 @@ from opentelemetry.trace import Link
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.errors import Unavailable
+from collector.ingest.connection import WriterConnection
 from collector.ingest.outage import Outage
 from collector.ingest.plan import Plan, Replacement, plan_batch, plan_replay
 from collector.ingest.recent import RecentReports
 from collector.ingest.spool import Frame, Spool, SpoolFull
 from collector.storage.errors import (
-    asyncpg_connection,
     is_connection_error,
     is_missing_partition,
     is_unreachable,
 )
 from collector.storage.events import append_events, insert_events, replace_events
-from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
 from collector.telemetry.metrics import Metrics
 from collector.telemetry.tracing import Tracing
@@ -110,14 +109,13 @@ class EventWriter:
         spool: Spool | None = None,
         commit_timeout: float | None = None,
     ) -> None:
-        self._engine = engine
-        self._commit_timeout = commit_timeout
+        self._db = WriterConnection(engine, commit_timeout=commit_timeout)
         self._outage = Outage(
             spool,
             max_batch=max_batch,
             metrics=metrics,
             commit=self._commit_replayed,
-            in_transaction=self._in_transaction,
+            in_transaction=self._db.in_transaction,
         )
         self._deadline: float | None = None
         self._metrics = metrics
@@ -135,7 +133,6 @@ class EventWriter:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._conn: AsyncConnection | None = None
 
     def add_batch_hook(self, hook: BatchHook, *, needed: BatchCheck | None = None) -> None:
         """Run ``hook(conn, inserted, replaced)`` in every batch's transaction, before commit.
@@ -189,7 +186,7 @@ class EventWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        await self._close_connection()
+        await self._db.close()
 
     async def write(self, records: Sequence[EventRecord]) -> None:
         """Queue ``records`` and return once the transaction holding them has committed."""
@@ -320,7 +317,7 @@ class EventWriter:
             except Exception as exc:
                 if not is_missing_partition(exc):
                     raise
-                await self._create_partitions_for(records)
+                await self._db.create_partitions_for(records)
                 plan = await self._commit_once(records, replay=replay)
         if self._metrics is not None:
             self._metrics.observe_writer_batch(
@@ -331,8 +328,8 @@ class EventWriter:
         self._notify(plan)
 
     async def _commit_once(self, records: list[EventRecord], *, replay: Frame | None) -> Plan:
-        conn = await self._connection()
-        watchdog = self._watch(conn)
+        conn = await self._db.get()
+        watchdog = self._db.watch(conn)
         try:
             if replay is not None:
                 async with conn.begin():
@@ -349,26 +346,12 @@ class EventWriter:
             async with conn.begin():
                 await self._write_plan(conn, plan, hooks)
         except BaseException:
-            await self._close_connection()
+            await self._db.close()
             raise
         finally:
             if watchdog is not None:
                 watchdog.cancel()
         return plan
-
-    def _watch(self, conn: AsyncConnection) -> asyncio.TimerHandle | None:
-        """Cut ``conn`` if the batch has not committed within the commit timeout.
-
-        A database that stops answering without closing the connection (a host gone,
-        a network cut) would otherwise hold the batch, and every beacon waiting on it,
-        until the operating system gives up on the TCP connection. Cut, the batch fails
-        as a lost connection does and goes to the spool. Cutting is synchronous: a
-        rollback sent to a silent database would wait just the same.
-        """
-        driver = asyncpg_connection(conn)
-        if self._commit_timeout is None or driver is None:
-            return None
-        return asyncio.get_running_loop().call_later(self._commit_timeout, driver.terminate)
 
     def _hooks_for(self, conn: AsyncConnection, plan: Plan) -> list[BatchHook]:
         """The hooks that have work in this batch."""
@@ -392,36 +375,6 @@ class EventWriter:
                 listener(plan.inserts, plan.replacements)
             except Exception:
                 logger.exception("event_listener_failed", listener=repr(listener))
-
-    async def _in_transaction(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
-        """``work(conn)`` in a transaction on the writer's connection, closed if it fails."""
-        conn = await self._connection()
-        try:
-            async with conn.begin():
-                return await work(conn)
-        except BaseException:
-            await self._close_connection()
-            raise
-
-    async def _connection(self) -> AsyncConnection:
-        driver = None if self._conn is None else asyncpg_connection(self._conn)
-        if driver is not None and driver.is_closed():
-            # Cut by the watchdog as the batch committed, or closed by the server.
-            await self._close_connection()
-        if self._conn is None:
-            self._conn = await self._engine.connect()
-        return self._conn
-
-    async def _close_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
-
-    async def _create_partitions_for(self, records: list[EventRecord]) -> None:
-        days = sorted({record.ts.date() for record in records})
-        async with self._engine.begin() as conn:
-            await ensure_partitions(conn, first_day=days[0], days=(days[-1] - days[0]).days + 1)
 
 
 def _settle(batch: list[_Pending], error: Exception | None) -> None:
