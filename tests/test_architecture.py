@@ -50,6 +50,8 @@ def test_the_packages_keep_the_contract() -> None:
         ("demo/generator.py", "import collector.app", "Only the entry points"),
         ("vitals.py", "import collector.storage.tables", "The vocabulary"),
         ("sites/service.py", "import collector.budgets.lab.service", "No cycle"),
+        ("budgets/lhr.py", "import collector.runtime", "The layers"),
+        ("budgets/lhci/projects.py", "import collector.budgets.lab.service", "No cycle"),
     ],
 )
 def test_a_wrong_way_import_breaks_the_contract(

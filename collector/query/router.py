@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from collector.deps import Conn, EngineDep
 from collector.query import attribution, comparison, distribution, export, score, service
 from collector.query.deps import Watermarks
-from collector.query.parameters import (
+from collector.query.api_params import (
     AttributionOrder,
     Bins,
     Dimension,
