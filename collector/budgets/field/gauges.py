@@ -1,7 +1,7 @@
 """The field gauges' values: p75 per site × metric × device (and per listed route), and the
 field regressions of each site's latest daily check.
 
-They are recomputed on a timer (``refresh_forever``), never per scrape, and each refresh
+They are recomputed on a timer (the lifespan runs ``refresh``), never per scrape, and each refresh
 is handed whole to a snapshot: telemetry's ``FieldSnapshot``, which its Prometheus
 collector exposes (``collector/telemetry/field_gauges.py``).
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,27 +28,10 @@ from collector.query.service import break_down, summarize
 from collector.query.windows import Window, resolve_window
 from collector.sites import service as sites_service
 from collector.sites.schemas import Site
+from collector.telemetry.field_gauges import FieldSnapshot, Labels
 from collector.vitals import DAY, HOUR
 
 logger = structlog.get_logger(__name__)
-
-Labels = tuple[str, ...]
-
-
-class GaugeSnapshot(Protocol):
-    """Where a refresh puts its values: telemetry's ``FieldSnapshot``, read by scrapes.
-
-    A protocol, so that budgets need not import telemetry.
-    """
-
-    def replace(
-        self,
-        *,
-        device_p75: dict[Labels, float],
-        route_p75: dict[Labels, float],
-        regressions: dict[Labels, float],
-    ) -> None:
-        """Swap in one refresh's values, all at once."""
 
 
 def gauge_windows(settings: Settings, *, now: datetime) -> tuple[Window, Window]:
@@ -63,7 +45,7 @@ def gauge_windows(settings: Settings, *, now: datetime) -> tuple[Window, Window]
     return by_hour, by_day
 
 
-async def refresh(*, engine: AsyncEngine, snapshot: GaugeSnapshot, settings: Settings) -> None:
+async def refresh(*, engine: AsyncEngine, snapshot: FieldSnapshot, settings: Settings) -> None:
     """Recompute every value and swap the snapshot."""
     now = datetime.now(UTC)
     window, route_window = gauge_windows(settings, now=now)
