@@ -281,7 +281,8 @@ def load_build_context_settings() -> BuildContextSettings:
 def load_settings(**overrides: object) -> Settings:
     """Build Settings from the environment, turning validation errors into one line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        # Overrides are whatever fields a caller names; pydantic validates each one.
+        return Settings(**overrides)  # type: ignore[arg-type]  # mypy wants each field's type
     except ValidationError as exc:
         raise InvalidSettings(describe_validation_error(exc)) from None
 

@@ -15,7 +15,8 @@ class PerfbeaconError(Exception):
         self.message = message
         self.details = details
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            # One instance with its own code (an LHCI error's, say); the class keeps its own.
+            self.code = code  # type: ignore[misc]  # mypy: a ClassVar set on an instance
 
 
 class InvalidInput(PerfbeaconError):
