@@ -9,7 +9,6 @@ from fastapi.responses import StreamingResponse
 
 from collector.deps import Conn, EngineDep
 from collector.query import attribution, comparison, distribution, export, score, service
-from collector.query.deps import Watermarks
 from collector.query.api_params import (
     AttributionOrder,
     Bins,
@@ -25,6 +24,7 @@ from collector.query.api_params import (
     Percentile,
     WindowDep,
 )
+from collector.query.deps import Watermarks
 from collector.query.params import (
     parse_dimension,
     parse_interval,
