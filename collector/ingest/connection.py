@@ -66,8 +66,10 @@ class WriterConnection:
             await self.close()
             raise
 
-    async def create_partitions_for(self, records: list[EventRecord]) -> None:
-        """Create the daily partitions ``records`` fall in (on a connection of its own)."""
+    async def create_partitions_for(self, records: list[EventRecord]) -> list[str]:
+        """Create the daily partitions ``records`` fall in that are missing (on a connection
+        of its own); the names of those it created."""
         days = sorted({record.ts.date() for record in records})
+        span = (days[-1] - days[0]).days + 1
         async with self._engine.begin() as conn:
-            await ensure_partitions(conn, first_day=days[0], days=(days[-1] - days[0]).days + 1)
+            return await ensure_partitions(conn, first_day=days[0], days=span)

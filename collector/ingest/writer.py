@@ -49,8 +49,8 @@ from collector.ingest.recent import RecentReports
 from collector.ingest.spool import Frame, Spool, SpoolFull
 from collector.storage.errors import (
     is_connection_error,
-    is_missing_partition,
     is_unreachable,
+    may_be_missing_partition,
 )
 from collector.storage.events import append_events, insert_events, replace_events
 from collector.storage.records import EventRecord
@@ -315,7 +315,8 @@ class EventWriter:
             try:
                 plan = await self._commit_once(records, replay=replay)
             except Exception as exc:
-                if not is_missing_partition(exc):
+                # Retried once: a wrong guess costs one ensure_partitions and one retry.
+                if not may_be_missing_partition(exc):
                     raise
                 await self._db.create_partitions_for(records)
                 plan = await self._commit_once(records, replay=replay)

@@ -7,9 +7,9 @@ text PostgreSQL cannot hold; so is the asyncpg connection under a SQLAlchemy one
 >>> try:
 ...     await insert_events(conn, records)
 ... except Exception as exc:
-...     if not is_missing_partition(exc):
+...     if not may_be_missing_partition(exc):
 ...         raise
-...     await ensure_partitions(conn, first_day=day, days=1)
+...     await ensure_partitions(conn, first_day=day, days=1)   # then retry, once
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ _UNAVAILABLE_SQLSTATES: Final = ("08", "57P", "53")
 _REFUSED_DATA_SQLSTATES: Final = ("22", "23")
 # PostgreSQL routes a row no partition takes to a check_violation, without a constraint.
 _CHECK_VIOLATION: Final = "23514"
+# Citus relays what a shard raised during COPY as an internal error, a row without its
+# partition among them.
+_INTERNAL_ERROR: Final = "XX000"
 # PostgreSQL cannot hold a NUL character in text (22021) or jsonb (22P05).
 _UNSTORABLE_TEXT_SQLSTATES: Final = frozenset({"22021", "22P05"})
 # How many wrappers deep a driver error may sit: SQLAlchemy's DBAPIError, then the
@@ -66,15 +69,18 @@ def is_refused_data(exc: BaseException) -> bool:
     )
 
 
-def is_missing_partition(exc: BaseException) -> bool:
-    """A row's day has no partition of the events table (PostgreSQL) yet.
+def may_be_missing_partition(exc: BaseException) -> bool:
+    """A row's day may have no partition of the events table yet: create it and retry.
 
-    PostgreSQL reports it as a check violation that names no constraint; a CHECK
-    constraint's violation always names its constraint. (A server relaying a worker's
-    error, as Citus does, may drop the name; perfbeacon's tables have no CHECK
-    constraint, and a wrong guess costs one ``ensure_partitions`` and one retry.)
+    PostgreSQL reports it as a check violation that names no constraint (a CHECK
+    constraint's violation always names its constraint); Citus relays it from the shard
+    as an internal error, which tells no more. So this is a hint: the caller creates the
+    records' partitions and retries once, and a wrong guess costs just that.
     """
-    if sqlstate(exc) != _CHECK_VIOLATION:
+    state = sqlstate(exc)
+    if state == _INTERNAL_ERROR:
+        return True
+    if state != _CHECK_VIOLATION:
         return False
     driver = _postgres_error(exc)
     return driver is None or getattr(driver, "constraint_name", None) is None

@@ -52,8 +52,20 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def has_citus(connection: Connection) -> bool:
+    """Whether the database has the Citus extension (it is then a Citus coordinator)."""
+    found = connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
+    return found.scalar() is not None
+
+
 def _run(connection: Connection, action: str, revision: str) -> None:
     if connection.dialect.name == "postgresql":
         # Several collectors starting at once must not migrate concurrently.
         connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})"))
+        if has_citus(connection):
+            # All revisions run in one transaction. Citus spreads work on a distributed
+            # table over one connection per shard, after which that transaction may not
+            # touch a reference table again ("there was a parallel operation on a
+            # distributed table"); one connection per worker keeps every step allowed.
+            connection.execute(text("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"))
     getattr(command, action)(alembic_config(connection), revision)
