@@ -1,10 +1,11 @@
-"""Fixtures: every database test runs on SQLite and on the real PostgreSQL."""
+"""Fixtures: every database test runs on SQLite and on the real PostgreSQL, and the tests
+marked ``citus`` on a Citus cluster too."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from collector.app import create_app
 from collector.config import Settings
 from collector.storage.db import create_engine
 from collector.storage.migrate import upgrade
+from tests.citus import CITUS_DATABASE, CitusCluster, citus_cluster
 from tests.databases import postgres_schema, sqlite_url
 from tests.processes import free_port
 
@@ -32,11 +34,40 @@ def private_spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that takes a database on every kind: SQLite, PostgreSQL, and Citus
+    for the tests marked ``citus`` (a test that names its kinds itself keeps them)."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        if "database_url" in str(marker.args[0]):
+            return
+    kinds = [*DATABASES, "citus"] if metafunc.definition.get_closest_marker("citus") else DATABASES
+    metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def citus() -> Iterator[CitusCluster]:
+    """One Citus cluster (a coordinator, two workers) for this test process, started on
+    first use; each test gets its own schema in its database."""
+    with citus_cluster() as cluster:
+        cluster.create_database(CITUS_DATABASE)
+        yield cluster
+
+
+@pytest.fixture
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of each kind, private to the test."""
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
+        return
+    if request.param == "citus":
+        cluster: CitusCluster = request.getfixturevalue("citus")
+        async with postgres_schema(cluster.database_url(CITUS_DATABASE)) as url:
+            yield url
         return
     async with postgres_schema() as url:
         yield url

@@ -38,14 +38,16 @@ def _unique_name(prefix: str) -> str:
 
 
 @asynccontextmanager
-async def postgres_schema() -> AsyncIterator[str]:
-    """A fresh schema on the test server; yields a URL selecting it, drops it after."""
+async def postgres_schema(server_url: str | None = None) -> AsyncIterator[str]:
+    """A fresh schema on the test server (or the database at ``server_url``); yields a URL
+    selecting it, drops it after."""
     schema = _unique_name("pbt")
-    admin = create_async_engine(postgres_admin_url(), poolclass=NullPool)
+    server_url = server_url or postgres_admin_url()
+    admin = create_async_engine(server_url, poolclass=NullPool)
     try:
         async with admin.begin() as conn:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield f"{postgres_admin_url()}?search_path={schema}"
+        yield f"{server_url}?search_path={schema}"
     finally:
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -54,11 +56,16 @@ async def postgres_schema() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def postgres_engine(
-    revision: str | None = "head", *, pool_size: int = 10, application_name: str = "perfbeacon"
+    revision: str | None = "head",
+    *,
+    pool_size: int = 10,
+    application_name: str = "perfbeacon",
+    server_url: str | None = None,
 ) -> AsyncIterator[AsyncEngine]:
-    """perfbeacon's engine on a fresh schema, migrated to ``revision`` (``None``: left
-    empty); disposed of, and the schema dropped, after."""
-    async with postgres_schema() as url:
+    """perfbeacon's engine on a fresh schema (of the test server, or of the database at
+    ``server_url``), migrated to ``revision`` (``None``: left empty); disposed of, and the
+    schema dropped, after."""
+    async with postgres_schema(server_url) as url:
         engine = create_engine(url, pool_size=pool_size, application_name=application_name)
         try:
             if revision is not None:
@@ -81,9 +88,9 @@ async def drop_postgres_database(url: str) -> None:
     await _run_autocommit(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _run_autocommit(statement: str) -> None:
+async def _run_autocommit(statement: str, server_url: str | None = None) -> None:
     admin = create_async_engine(
-        postgres_admin_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        server_url or postgres_admin_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT"
     )
     try:
         async with admin.connect() as conn:
@@ -100,3 +107,16 @@ def postgres_database_for_process() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(drop_postgres_database(url))
+
+
+@contextmanager
+def postgres_schema_for_process(server_url: str | None = None) -> Iterator[str]:
+    """A fresh schema (of the test server, or of the database at ``server_url``) for
+    synchronous tests that run perfbeacon as a process; its URL."""
+    schema = _unique_name("pbt")
+    server_url = server_url or postgres_admin_url()
+    asyncio.run(_run_autocommit(f'CREATE SCHEMA "{schema}"', server_url))
+    try:
+        yield f"{server_url}?search_path={schema}"
+    finally:
+        asyncio.run(_run_autocommit(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', server_url))

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,11 +34,19 @@ def initdb_path() -> Path | None:
 class Cluster:
     """A running private cluster: its URL, and pg_ctl to stop and start it."""
 
-    def __init__(self, bin_dir: Path, data: Path, port: int, log: Path) -> None:
+    def __init__(
+        self,
+        bin_dir: Path,
+        data: Path,
+        port: int,
+        log: Path,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.bin_dir = bin_dir
         self.data = data
         self.port = port
         self.log = log
+        self.server_settings = dict(server_settings or {})
 
     @property
     def url(self) -> str:
@@ -48,6 +56,8 @@ class Cluster:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=on"
+        for name, value in self.server_settings.items():
+            options += f" -c {name}={value}"
         self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log), "-o", options)
 
     def stop(self) -> None:
@@ -59,7 +69,7 @@ class Cluster:
 
 
 @contextmanager
-def own_cluster() -> Iterator[Cluster]:
+def own_cluster(server_settings: Mapping[str, str] | None = None) -> Iterator[Cluster]:
     """Create, start and finally remove a private cluster on a free loopback port."""
     initdb = initdb_path()
     if initdb is None:
@@ -67,7 +77,7 @@ def own_cluster() -> Iterator[Cluster]:
     root = Path(tempfile.mkdtemp(prefix="perfbeacon-pg-"))
     data, log = root / "data", root / "server.log"
     _hand_to_owner(root)
-    cluster = Cluster(initdb.parent, data, free_port(), log)
+    cluster = Cluster(initdb.parent, data, free_port(), log, server_settings)
     try:
         _run_as_owner([str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"])
         cluster.start()

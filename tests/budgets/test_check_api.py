@@ -25,6 +25,7 @@ async def post_check(
     return await client.post("/api/v1/budgets/check", json=body, headers=headers)
 
 
+@pytest.mark.citus
 async def test_check_answers_one_verdict_with_actual_and_limit(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -60,6 +61,7 @@ async def test_check_answers_one_verdict_with_actual_and_limit(
     assert one.json()["verdict"] == "warn"
 
 
+@pytest.mark.citus
 async def test_failing_error_assertion_fails_the_build(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -74,6 +76,7 @@ async def test_failing_error_assertion_fails_the_build(
     assert response.json()["verdict"] == "fail"
 
 
+@pytest.mark.citus
 async def test_regression_against_ancestor_is_flagged_beyond_noise(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -117,6 +120,7 @@ async def test_regression_against_ancestor_is_flagged_beyond_noise(
     assert result["change"] == pytest.approx(tti["change"])
 
 
+@pytest.mark.citus
 async def test_without_ancestor_the_latest_base_branch_build_is_the_baseline(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -133,6 +137,7 @@ async def test_without_ancestor_the_latest_base_branch_build_is_the_baseline(
     assert report["baseline"]["hash"] == "m2"
 
 
+@pytest.mark.citus
 async def test_stored_config_is_used_when_none_is_sent(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -154,6 +159,7 @@ async def test_stored_config_is_used_when_none_is_sent(
     assert report.json()["verdict"] == "fail"
 
 
+@pytest.mark.citus
 async def test_bundle_budgets_on_webpack_stats(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -183,6 +189,7 @@ async def test_bundle_budgets_on_webpack_stats(
     assert failed == {("initial", "maximumWarning"), ("bundle lazy", "maximumError")}
 
 
+@pytest.mark.citus
 async def test_duplicate_build_is_refused_with_422(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

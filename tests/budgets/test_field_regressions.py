@@ -19,6 +19,8 @@ from tests.budgets.helpers import site_headers
 from tests.factories import event, make_site
 from tests.processes import perfbeacon_env, run_perfbeacon
 
+pytestmark = pytest.mark.citus
+
 # The check of this day compares the 7 days before it with the 7 days before those.
 DAY = datetime.now(UTC).date() - timedelta(days=1)
 

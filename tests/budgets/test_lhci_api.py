@@ -74,6 +74,7 @@ async def test_project_creation_needs_the_admin_token(client: httpx.AsyncClient)
     assert response.status_code == 401
 
 
+@pytest.mark.citus
 async def test_project_linked_to_a_site_is_listed_for_it(
     client: httpx.AsyncClient, admin_headers: dict[str, str], engine: AsyncEngine
 ) -> None:
@@ -91,6 +92,7 @@ async def test_project_linked_to_a_site_is_listed_for_it(
     assert short.status_code == 422
 
 
+@pytest.mark.citus
 async def test_lookup_create_build_add_runs_seal_and_read(
     client: httpx.AsyncClient, admin_headers: dict[str, str], engine: AsyncEngine
 ) -> None:
@@ -141,6 +143,7 @@ async def test_lookup_create_build_add_runs_seal_and_read(
     assert blobs * 4 < raw  # stored compressed
 
 
+@pytest.mark.citus
 async def test_duplicate_build_and_sealed_build_rules(
     client: httpx.AsyncClient, admin_headers: dict[str, str], engine: AsyncEngine
 ) -> None:
@@ -225,6 +228,7 @@ async def test_build_token_is_required(
     ).status_code == 200
 
 
+@pytest.mark.citus
 async def test_ancestor_is_the_ancestor_hash_else_the_nearest_base_build(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
@@ -261,6 +265,7 @@ async def test_ancestor_is_the_ancestor_hash_else_the_nearest_base_build(
     assert (await ancestor(first)).status_code == 404
 
 
+@pytest.mark.citus
 async def test_retention_drops_full_lhrs_but_keeps_summaries(
     client: httpx.AsyncClient, admin_headers: dict[str, str], engine: AsyncEngine
 ) -> None:

@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,9 @@ import pytest
 
 from tests.budgets.lhci_assert import LHCI, lhci_available
 from tests.budgets.parity_cases import LHR_DIR
+from tests.citus import CITUS_DATABASE, CitusCluster
 from tests.conftest import ADMIN_TOKEN
+from tests.databases import postgres_schema_for_process
 from tests.processes import perfbeacon_env, serving
 
 pytestmark = pytest.mark.skipif(
@@ -53,18 +57,34 @@ def lhci_upload(repo: Path, base_url: str, token: str) -> subprocess.CompletedPr
     )
 
 
-def test_lhci_upload_to_perfbeacon(tmp_path: Path) -> None:
+@contextmanager
+def database_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The embedded SQLite default, or a fresh schema on the Citus cluster."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'pb.db'}"
+        return
+    cluster: CitusCluster = request.getfixturevalue("citus")
+    with postgres_schema_for_process(cluster.database_url(CITUS_DATABASE)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "citus"])
+def test_lhci_upload_to_perfbeacon(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
     repo = tmp_path / "shop"
     commit = make_repo(repo)
     saved = repo / ".lighthouseci"
     saved.mkdir()
     for i, name in enumerate(("v1-index-1", "v1-index-2", "v1-index-3", "v1-heavy-1")):
         shutil.copy(LHR_DIR / f"{name}.json", saved / f"lhr-{1000 + i}.json")
-    env = perfbeacon_env(
-        f"sqlite+aiosqlite:///{tmp_path / 'pb.db'}", PERFBEACON_ADMIN_TOKEN=ADMIN_TOKEN
-    )
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with serving(env=env, cwd=tmp_path) as (base_url, _):
+    with (
+        database_for(kind, request, tmp_path) as database_url,
+        serving(
+            env=perfbeacon_env(database_url, PERFBEACON_ADMIN_TOKEN=ADMIN_TOKEN), cwd=tmp_path
+        ) as (base_url, _),
+    ):
         site = httpx.post(f"{base_url}/api/v1/sites", json={"name": "shop"}, headers=admin).json()
         created = httpx.post(
             f"{base_url}/v1/projects",

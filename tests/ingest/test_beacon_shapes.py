@@ -28,6 +28,7 @@ FIXTURES = [
 ]
 
 
+@pytest.mark.citus
 @pytest.mark.parametrize("fixture", FIXTURES)
 async def test_every_metric_of_a_real_beacon_is_stored(
     client: httpx.AsyncClient, engine: AsyncEngine, site: CreatedSite, fixture: str
@@ -161,6 +162,7 @@ async def test_v6_metrics_belong_to_their_navigation_url(
         assert (record.page_path, record.route) == ("/product/42", "/product/:id")
 
 
+@pytest.mark.citus
 async def test_v6_soft_navigations_are_page_views_of_their_own_route(
     client: httpx.AsyncClient, engine: AsyncEngine, site: CreatedSite
 ) -> None:
@@ -194,6 +196,7 @@ async def test_classic_snippet_fields_are_used(
     assert (record.connection, record.device_memory) == ("3g", 4.0)
 
 
+@pytest.mark.citus
 async def test_envelope_with_page_fields_and_the_site_in_the_body(
     client: httpx.AsyncClient, engine: AsyncEngine, site: CreatedSite
 ) -> None:
@@ -213,6 +216,7 @@ async def test_envelope_with_page_fields_and_the_site_in_the_body(
         assert (record.connection, record.device_memory) == ("4g", 8.0)
 
 
+@pytest.mark.citus
 async def test_the_site_is_found_from_the_origin_alone(
     client: httpx.AsyncClient, engine: AsyncEngine, site: CreatedSite
 ) -> None:

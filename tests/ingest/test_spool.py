@@ -26,6 +26,8 @@ from tests.factories import make_event
 from tests.ingest.conftest import stored
 from tests.waiting import wait_until_async
 
+pytestmark = pytest.mark.citus
+
 pg_stat_activity = table("pg_stat_activity", column("pid"), column("application_name"))
 
 

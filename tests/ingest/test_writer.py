@@ -21,6 +21,8 @@ from tests.databases import postgres_engine
 from tests.factories import make_event
 from tests.ingest.conftest import stored
 
+pytestmark = pytest.mark.citus
+
 
 def new_writer(engine: AsyncEngine, **overrides: object) -> EventWriter:
     """A writer with test-friendly limits."""

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +25,8 @@ from collector.storage.db import create_engine
 from collector.storage.records import EventRecord
 from tests.factories import event, rereport, roll_up_to, set_watermark, store_events
 from tests.query.conftest import T0, site_with_id
+
+pytestmark = pytest.mark.citus
 
 DOMAINS = {
     "route": ["/", "/product/:id", "/cart"],

@@ -55,6 +55,7 @@ async def get(
     return await client.get(f"/api/v1/sites/{site.key}/{path}", headers=headers or reader(site))
 
 
+@pytest.mark.citus
 async def test_summary_answers_counts_percentiles_and_shares(
     client: httpx.AsyncClient, shop: CreatedSite
 ) -> None:
@@ -76,6 +77,7 @@ async def test_summary_answers_counts_percentiles_and_shares(
     }  # fmt: skip
 
 
+@pytest.mark.citus
 async def test_filters_combine_and_exact_mode_agrees(
     client: httpx.AsyncClient, shop: CreatedSite
 ) -> None:
@@ -98,6 +100,7 @@ async def test_an_empty_window_answers_count_zero_and_null_percentiles(
     assert body["metrics"]["LCP"]["p75"] is None
 
 
+@pytest.mark.citus
 async def test_timeseries_has_a_point_per_interval(
     client: httpx.AsyncClient, shop: CreatedSite
 ) -> None:
@@ -126,6 +129,7 @@ async def test_breakdown_ranks_groups(client: httpx.AsyncClient, shop: CreatedSi
     assert worst["rows"][0]["p75"] == pytest.approx(exact["rows"][0]["p75"], rel=0.01)
 
 
+@pytest.mark.citus
 async def test_top_groups_by_count_break_ties_in_code_point_order(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -158,6 +162,7 @@ async def test_attribution_names_the_worst_elements(
     assert body["rows"][0]["p75"] >= body["rows"][1]["p75"]
 
 
+@pytest.mark.citus
 async def test_scores_rank_routes(client: httpx.AsyncClient, shop: CreatedSite) -> None:
     body = (await get(client, shop, f"score?from={FROM}&to={TO}")).json()
     assert 0 <= body["site_score"]["score"] <= 100
@@ -231,6 +236,7 @@ async def test_each_filter_narrows_the_export(
     assert {row[column] for row in rows} == {value}
 
 
+@pytest.mark.citus
 @pytest.mark.parametrize("suffix", ["csv", "ndjson"])
 async def test_export_filters_combine(
     client: httpx.AsyncClient, varied: CreatedSite, suffix: str
@@ -285,6 +291,7 @@ async def test_another_sites_token_gets_404_never_data(
     assert (await get(client, other, "summary")).status_code == 200
 
 
+@pytest.mark.citus
 async def test_the_admin_token_reads_any_site(
     client: httpx.AsyncClient, shop: CreatedSite, admin_headers: dict[str, str]
 ) -> None:

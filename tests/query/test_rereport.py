@@ -13,6 +13,8 @@ from collector.storage.records import EventRecord
 from tests.factories import event, rereport, roll_up_to, set_watermark, store_events
 from tests.query.conftest import T0, site_with_id
 
+pytestmark = pytest.mark.citus
+
 
 @pytest.mark.parametrize("rolled_between", [False, True], ids=["unrolled", "rolled"])
 async def test_a_cls_id_reported_twice_counts_once_with_the_new_value(

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from collector.sites.schemas import CreatedSite
 from tests.factories import make_site
 
+pytestmark = pytest.mark.citus
+
 ORIGIN = "https://shop.example"
 Metric = dict[str, object]
 FIRST_CLS: Metric = {"name": "CLS", "value": 0.04, "delta": 0.04, "id": "v5-1-7"}

@@ -1,12 +1,15 @@
-"""Migrations go from empty to head and back, on SQLite and PostgreSQL."""
+"""Migrations go from empty to head and back, on SQLite, PostgreSQL and Citus."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from collector.storage.db import create_engine
 from collector.storage.migrate import current_revision, downgrade, head_revision, upgrade
+
+pytestmark = pytest.mark.citus
 
 PERFBEACON_TABLES = {"sites", "events", "rollups", "rollup_watermark"}
 

@@ -1,4 +1,4 @@
-"""Daily partitions on PostgreSQL, and retention on both databases."""
+"""Daily partitions on PostgreSQL and Citus, and retention on every database."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from collector.storage.partitions import (
     partition_name,
 )
 from collector.storage.tables import events
+from tests.citus import CITUS_DATABASE
 from tests.databases import postgres_engine
 
 DAY_ONE = date(2026, 3, 1)
@@ -42,9 +43,16 @@ def event_at(ts: datetime, metric_id: str) -> dict[str, object]:
     }
 
 
-@pytest.fixture
-async def pg_engine() -> AsyncIterator[AsyncEngine]:
-    async with postgres_engine() as engine:
+pytestmark = pytest.mark.citus
+
+
+@pytest.fixture(params=["postgresql", "citus"])
+async def pg_engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh schema of PostgreSQL, or of the Citus cluster."""
+    server_url = None
+    if request.param == "citus":
+        server_url = request.getfixturevalue("citus").database_url(CITUS_DATABASE)
+    async with postgres_engine(server_url=server_url) as engine:
         yield engine
 
 
@@ -62,10 +70,12 @@ async def test_events_of_two_days_land_in_two_partitions_and_retention_drops_the
                 event_at(datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC), "v5-3"),
             ],
         )
-        rows = await conn.execute(
-            text("SELECT tableoid::regclass::text AS part, count(*) FROM events GROUP BY 1")
-        )
-        assert dict(rows.all()) == {"events_p20260301": 1, "events_p20260302": 2}
+        # Counted per partition table: on Citus a row's tableoid is its shard's.
+        counts = {
+            name: (await conn.execute(text(f'SELECT count(*) FROM "{name}"'))).scalar_one()
+            for name in created
+        }
+        assert counts == {"events_p20260301": 1, "events_p20260302": 2}
 
     async with pg_engine.begin() as conn:
         result = await apply_retention(conn, retention_days=1, today=DAY_TWO + timedelta(days=1))
