@@ -1,20 +1,29 @@
 """A batch's plan: first reports to COPY, and re-reports that UPDATE the row they replace.
 
->>> plan = plan_batch(records, recent.get)             # re-reports known from the cache
->>> plan = await plan_replay(conn, records, recent)    # spooled records, against the table
+Which is which the database decides: a first report claims its metric id
+(``storage/metric_ids``), and a report of an id claimed before - by this process, another
+one, another collector, before a restart or from a spool file - replaces that id's row,
+read and locked as it is stored now, so rollup corrections subtract the value really
+there. The recent-reports cache only spares the claim for ids this process stored.
+
+>>> plan = await plan_batch(conn, records, recent)                 # inside the transaction
+>>> plan = await plan_batch(conn, records, recent, replay=True)    # spooled records
 >>> plan.inserts, plan.replacements
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from collector.ingest.recent import RecentReports, ReportKey, report_key
+from collector.ingest.recent import RecentReports
+from collector.storage import metric_ids
 from collector.storage.events import find_events
+from collector.storage.metric_ids import ReportKey, key_of
 from collector.storage.records import EventRecord
 from collector.vitals import RE_REPORTED_METRICS
 
@@ -30,65 +39,70 @@ class Plan:
     replacements: list[Replacement] = field(default_factory=list)
 
 
-def plan_batch(
-    records: list[EventRecord],
-    stored: Callable[[ReportKey], EventRecord | None],
-    *,
-    every_metric: bool = False,
-) -> Plan:
-    """Split a batch into first reports (COPY) and re-reports (UPDATE of ``stored(key)``).
+def needs_claims(records: Iterable[EventRecord]) -> bool:
+    """Whether any record may be a re-report (CLS, INP, LCP), which the database decides."""
+    return any(record.metric in RE_REPORTED_METRICS for record in records)
 
-    A re-report is known only from the recent-reports cache. On a cache miss -
-    the first report was evicted, came before a restart, or reached another
-    collector process - the re-report is stored as a new row, so that page view
-    counts twice (once with each value). Looking every report up in the table
-    instead would make every first report pay for a unique index, which this
-    design avoids; the cache holds ``recent_capacity`` instances (minutes to
-    hours of traffic) and re-reports come within a page's lifetime, so misses
-    are rare with one collector process. FCP, TTFB and FID are reported once
-    per id, so they skip all of this, unless ``every_metric`` (replays) asks.
+
+def first_reports_only(records: list[EventRecord]) -> Plan:
+    """The plan of a batch of FCP, TTFB and FID reports: web-vitals sends those once per
+    id, so every one is a new row."""
+    return Plan(inserts=records)
+
+
+async def plan_batch(
+    conn: AsyncConnection,
+    records: list[EventRecord],
+    recent: RecentReports,
+    *,
+    replay: bool = False,
+) -> Plan:
+    """Split a batch into first reports and re-reports, against the database's claims.
+
+    Reports of one id in the batch become one report with the latest value. On
+    ``replay`` every spooled record is also looked for at its own timestamp: its batch
+    may have committed after all (the connection broke after COMMIT was sent).
     """
+    merged = _merge_by_id(records)
+    rows_at: dict[ReportKey, datetime] = {}
+    unclaimed: list[EventRecord] = []
+    for key, record in merged.items():
+        known = recent.get(key)
+        if known is not None:
+            rows_at[key] = known.ts
+        elif record.metric in RE_REPORTED_METRICS:
+            unclaimed.append(record)
+        elif replay:
+            rows_at[key] = record.ts
+    rows_at.update(await metric_ids.claim(conn, unclaimed))
+    stored = await find_events(
+        conn,
+        [(site_id, metric, ts, metric_id) for (site_id, metric, metric_id), ts in rows_at.items()],
+        for_update=True,
+    )
     plan = Plan()
-    staged: dict[ReportKey, int] = {}
-    replacing: dict[ReportKey, int] = {}
-    for record in records:
-        if not every_metric and record.metric not in RE_REPORTED_METRICS:
-            plan.inserts.append(record)
-            continue
-        key = report_key(record)
-        if (index := staged.get(key)) is not None:
-            plan.inserts[index] = _updated(plan.inserts[index], record)
-        elif (index := replacing.get(key)) is not None:
-            old, _ = plan.replacements[index]
-            plan.replacements[index] = (old, _updated(old, record))
-        elif (found := stored(key)) is not None:
-            replacing[key] = len(plan.replacements)
+    moved: list[EventRecord] = []
+    for key, record in merged.items():
+        found = stored.get(key)
+        if found is not None:
             plan.replacements.append((found, _updated(found, record)))
-        else:
-            staged[key] = len(plan.inserts)
-            plan.inserts.append(record)
+            continue
+        plan.inserts.append(record)
+        if key in rows_at and record.metric in RE_REPORTED_METRICS:
+            moved.append(record)
+    # Claimed, but its row is gone (past retention): the new row takes the claim.
+    await metric_ids.move_claims(conn, moved)
     return plan
 
 
-async def plan_replay(
-    conn: AsyncConnection, records: list[EventRecord], recent: RecentReports
-) -> Plan:
-    """Plan spooled records against the rows the database holds right now.
-
-    A spooled batch may have committed after all (the connection broke after
-    COMMIT was sent), and the recent-reports cache does not know. So every
-    record is looked up where it would be stored - at the timestamp of the row
-    the cache knows for its id, else at its own - and a record found there
-    replaces that row (same value: no change, rollups moved by zero) instead
-    of adding a second one.
-    """
-    keys = []
+def _merge_by_id(records: list[EventRecord]) -> dict[ReportKey, EventRecord]:
+    """One record per metric id, in order of first appearance, with its latest value."""
+    merged: dict[ReportKey, EventRecord] = {}
     for record in records:
-        known = recent.get(report_key(record))
-        ts = record.ts if known is None else known.ts
-        keys.append((record.site_id, record.metric, ts, record.metric_id))
-    stored = await find_events(conn, keys)
-    return plan_batch(records, stored.get, every_metric=True)
+        key = key_of(record)
+        earlier = merged.get(key)
+        merged[key] = record if earlier is None else _updated(earlier, record)
+    return merged
 
 
 def _updated(stored: EventRecord, report: EventRecord) -> EventRecord:

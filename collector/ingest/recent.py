@@ -1,9 +1,10 @@
 """The bounded memory of recently stored metric instances, for re-reports.
 
 web-vitals sends CLS and INP again (same ``id``, new ``value``) when a page is
-hidden a second time. The raw table has no unique index (so first reports can be
-COPYed), so the writer remembers the last ``capacity`` stored records and turns a
-re-report of one of them into an UPDATE of that row instead of a second row.
+hidden a second time. The database decides whether an id was stored before
+(``storage/metric_ids``); the writer remembers the last ``capacity`` ids it stored
+itself, with their rows' timestamps, so that a re-report of one of them goes straight
+to its row instead of through the claim.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 Requests hand their records to ``write`` and wait; the writer task takes
 everything queued (after a short window that lets concurrent beacons join), writes
-it in one transaction - COPY of first reports, UPDATE of re-reports, then the
-batch hooks (rollups) - commits, and only then wakes the waiting requests. After
-the commit, listeners (the live feed) are told what was stored. A batch of first
-reports that no hook needs is one COPY statement, which commits on its own: without
-BEGIN and COMMIT it costs the database one round trip instead of four.
+it in one transaction - the claims of new metric ids, COPY of first reports, UPDATE
+of re-reports (``plan.py``), then the batch hooks (rollups) - commits, and only then
+wakes the waiting requests. After the commit, listeners (the live feed) are told what
+was stored. A batch of FCP, TTFB and FID reports (sent once per id: nothing to claim)
+that no hook needs is one COPY statement, which commits on its own: without BEGIN and
+COMMIT it costs the database one round trip instead of four.
 
 >>> writer = EventWriter(engine, batch_window=0.001, max_queue=50_000,
 ...                      max_batch=5_000, recent_capacity=200_000)
@@ -44,7 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from collector.errors import Unavailable
 from collector.ingest.connection import WriterConnection
 from collector.ingest.outage import Outage
-from collector.ingest.plan import Plan, Replacement, plan_batch, plan_replay
+from collector.ingest.plan import (
+    Plan,
+    Replacement,
+    first_reports_only,
+    needs_claims,
+    plan_batch,
+)
 from collector.ingest.recent import RecentReports
 from collector.ingest.spool import Frame, Spool, SpoolFull
 from collector.storage.errors import (
@@ -332,20 +339,18 @@ class EventWriter:
         conn = await self._db.get()
         watchdog = self._db.watch(conn)
         try:
-            if replay is not None:
-                async with conn.begin():
-                    plan = await plan_replay(conn, records, self._recent)
-                    await self._write_plan(conn, plan, self._hooks_for(conn, plan))
-                    await self._outage.record_progress(conn, replay)
-                return plan
-            plan = plan_batch(records, self._recent.get)
-            hooks = self._hooks_for(conn, plan)
-            if not plan.replacements and not hooks:
-                # Nothing else to write with the rows: one statement, no transaction.
-                await append_events(conn, plan.inserts)
-                return plan
+            if replay is None and not needs_claims(records):
+                plan = first_reports_only(records)
+                hooks = self._hooks_for(conn, plan)
+                if not hooks:
+                    # Nothing else to write with the rows: one statement, no transaction.
+                    await append_events(conn, plan.inserts)
+                    return plan
             async with conn.begin():
-                await self._write_plan(conn, plan, hooks)
+                plan = await plan_batch(conn, records, self._recent, replay=replay is not None)
+                await self._write_plan(conn, plan, self._hooks_for(conn, plan))
+                if replay is not None:
+                    await self._outage.record_progress(conn, replay)
         except BaseException:
             await self._db.close()
             raise

@@ -98,23 +98,38 @@ async def replace_events(
 
 
 async def find_events(
-    conn: AsyncConnection, keys: Sequence[StoredKey]
+    conn: AsyncConnection, keys: Sequence[StoredKey], *, for_update: bool = False
 ) -> dict[tuple[int, str, str], EventRecord]:
     """The stored rows at ``(site_id, metric, ts, metric_id)``, by (site_id, metric, metric_id).
 
-    For replays, which must know whether a row is already there; the lookup goes
-    through the (site_id, metric, ts) index.
+    For re-reports and replays, which must know the row as stored now; the lookup goes
+    through the (site_id, metric, ts) index. ``for_update`` locks the rows found until
+    the transaction ends, so two processes replacing one row take turns.
     """
     found: dict[tuple[int, str, str], EventRecord] = {}
     unique = list(dict.fromkeys(keys))
+    lock = for_update and conn.dialect.name == "postgresql"
+    # Locking reads go one site at a time: Citus locks rows only in a query it can send
+    # to one shard, and a site's rows are all on one.
+    groups = _by_site(unique) if lock else [unique]
     key_columns = tuple_(events.c.site_id, events.c.metric, events.c.ts, events.c.metric_id)
-    for start in range(0, len(unique), _LOOKUP_CHUNK):
-        chunk = unique[start : start + _LOOKUP_CHUNK]
-        rows = await conn.execute(select(events).where(key_columns.in_(chunk)))
-        for row in rows:
-            record = EventRecord(**row._asdict())
-            found[(record.site_id, record.metric, record.metric_id)] = record
+    for group in groups:
+        for start in range(0, len(group), _LOOKUP_CHUNK):
+            chunk = group[start : start + _LOOKUP_CHUNK]
+            query = select(events).where(key_columns.in_(chunk))
+            if lock:
+                query = query.where(events.c.site_id == chunk[0][0]).with_for_update()
+            for row in await conn.execute(query):
+                record = EventRecord(**row._asdict())
+                found[(record.site_id, record.metric, record.metric_id)] = record
     return found
+
+
+def _by_site(keys: Sequence[StoredKey]) -> list[list[StoredKey]]:
+    groups: dict[int, list[StoredKey]] = {}
+    for key in keys:
+        groups.setdefault(key[0], []).append(key)
+    return list(groups.values())
 
 
 async def _copy_into_postgresql(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.storage.metric_ids import expire_claims
 from collector.storage.partitions import RetentionResult, apply_retention, ensure_partitions
 
 MAINTENANCE_INTERVAL = timedelta(hours=1)
@@ -18,11 +19,15 @@ logger = structlog.get_logger(__name__)
 async def maintain_once(
     engine: AsyncEngine, *, retention_days: int, ahead_days: int, now: datetime | None = None
 ) -> RetentionResult:
-    """Create partitions from yesterday to ``ahead_days`` ahead and apply retention."""
-    today = (now or datetime.now(UTC)).date()
+    """Create partitions from yesterday to ``ahead_days`` ahead, apply retention, and
+    forget metric id claims past the re-report window."""
+    now = now or datetime.now(UTC)
+    today = now.date()
     async with engine.begin() as conn:
         # Yesterday too: a collector whose clock lags must still find a partition.
         await ensure_partitions(conn, first_day=today - timedelta(days=1), days=ahead_days + 2)
+    async with engine.begin() as conn:
+        await expire_claims(conn, now=now)
     async with engine.begin() as conn:
         return await apply_retention(conn, retention_days=retention_days, today=today)
 

@@ -176,6 +176,21 @@ spool_replays = Table(
     Column("replayed_to", BigInteger, nullable=False),
 )
 
+# Which metric ids have a stored row, and at which timestamp: the database's word on
+# whether a report is a page view's first or a re-report, whichever process or collector
+# stored the first. Kept for ``REREPORT_WINDOW`` (maintenance deletes older claims).
+# Distributed on ``site_id`` with the events on Citus.
+metric_ids = Table(
+    "metric_ids",
+    metadata,
+    Column("site_id", Integer, nullable=False),
+    Column("metric", String(8), nullable=False),
+    Column("metric_id", String(128), nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("site_id", "metric", "metric_id"),
+    Index("ix_metric_ids_ts", "ts"),
+)
+
 # Budgets and the Lighthouse CI server API. A project holds CI builds; a site's budget
 # checks go to the project linked to it. Full LHRs are kept compressed in their own
 # table so that listing runs never reads them, and can be pruned before the rest.

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -177,6 +178,31 @@ async def test_replay_stores_each_report_once_even_if_its_batch_did_commit(
     assert await _rollup_count(engine, "LCP") == 2
     assert await _rollup_count(engine, "FCP") == 1
     assert await _rollup_count(engine, "CLS") == 1
+
+
+async def test_a_replayed_re_report_replaces_the_row_another_process_stored(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async def no_hook(*_args: object) -> None:
+        return None
+
+    first = make_event(metric="CLS", value=0.05, delta=0.05)
+    other = spooling_writer(engine, new_spool(tmp_path / "other"), no_hook)
+    await other.start()
+    await other.write([first])
+    await other.stop()
+    # This process spooled the re-report while its database was away; it never saw the
+    # first report, which another process stored.
+    spool = new_spool(tmp_path / "ours")
+    later = datetime.now(UTC) + timedelta(seconds=1)  # a re-report is stamped on arrival
+    await spool.append([msgspec.structs.replace(first, value=0.2, delta=0.15, ts=later)])
+    writer = spooling_writer(engine, spool, no_hook)
+    await writer.start()
+    await wait_until_async(lambda: spool_empty(spool), within=10)
+    await writer.stop(timeout=30)
+    spool.close()
+
+    assert [(r.value, r.ts) for r in await stored(engine)] == [(0.2, first.ts)]
 
 
 async def test_a_file_adopted_after_a_crash_resumes_where_its_replay_committed(

@@ -16,7 +16,7 @@ from collector.storage.partitions import ensure_partitions, partition_name
 from tests.citus import CITUS_DATABASE, CitusCluster
 from tests.databases import postgres_engine
 
-DISTRIBUTED_ON_SITE = ("events", "rollups")
+DISTRIBUTED_ON_SITE = ("events", "rollups", "metric_ids")
 REFERENCE = ("sites", "rollup_watermark", "instance_secrets", "admin_tokens")
 
 
@@ -40,14 +40,14 @@ async def distribution(engine: AsyncEngine) -> dict[str, tuple[str, str | None, 
         return {name: (method, column, group) for name, method, column, group in rows}
 
 
-async def test_events_and_rollups_are_distributed_on_site_id_and_co_located(
+async def test_events_rollups_and_claims_are_distributed_on_site_id_and_co_located(
     citus_engine: AsyncEngine,
 ) -> None:
     tables = await distribution(citus_engine)
     for name in DISTRIBUTED_ON_SITE:
         method, column, _group = tables[name]
         assert (method, column) == ("h", "site_id"), name
-    assert tables["events"][2] == tables["rollups"][2]
+    assert tables["events"][2] == tables["rollups"][2] == tables["metric_ids"][2]
     for name in REFERENCE:
         assert tables[name][0] == "n", name
         assert tables[name][1] is None, name
