@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from collector.storage.errors import asyncpg_connection
@@ -24,6 +25,7 @@ class WriterConnection:
         self._engine = engine
         self._commit_timeout = commit_timeout
         self._conn: AsyncConnection | None = None
+        self._citus: bool | None = None
 
     async def get(self) -> AsyncConnection:
         """The open connection, or a new one when there is none or it was closed."""
@@ -34,6 +36,15 @@ class WriterConnection:
         if self._conn is None:
             self._conn = await self._engine.connect()
         return self._conn
+
+    async def is_citus(self, conn: AsyncConnection) -> bool:
+        """Whether the database is a Citus coordinator (asked once, on first use)."""
+        if self._citus is None:
+            found = await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
+            self._citus = found.scalar() is not None
+            # The question began a transaction; a lone statement must find none open.
+            await conn.rollback()
+        return self._citus
 
     async def close(self) -> None:
         """Close the connection (quietly: it may be broken already); the next batch opens one."""

@@ -9,6 +9,7 @@ there. The recent-reports cache only spares the claim for ids this process store
 >>> plan = await plan_batch(conn, records, recent)                 # inside the transaction
 >>> plan = await plan_batch(conn, records, recent, replay=True)    # spooled records
 >>> plan.inserts, plan.replacements
+>>> stored, taken = await append_claiming(conn, records, recent)   # one statement (PostgreSQL)
 """
 
 from __future__ import annotations
@@ -93,6 +94,23 @@ async def plan_batch(
     # Claimed, but its row is gone (past retention): the new row takes the claim.
     await metric_ids.move_claims(conn, moved)
     return plan
+
+
+async def append_claiming(
+    conn: AsyncConnection, records: list[EventRecord], recent: RecentReports
+) -> tuple[list[EventRecord], list[EventRecord]] | None:
+    """Claim and store a batch in one statement, outside any transaction (PostgreSQL), when
+    it holds no id this process stored; None when it does (``plan_batch`` then plans it).
+
+    Answers (stored, claimed before): the reports of ids another process claimed first
+    were not stored; they are re-reports, for ``plan_batch`` in a transaction.
+    """
+    merged = _merge_by_id(records)
+    if any(recent.knows(key) for key in merged):
+        return None
+    taken = await metric_ids.claim_and_append(conn, list(merged.values()))
+    stored = [record for key, record in merged.items() if key not in taken]
+    return stored, [record for key, record in merged.items() if key in taken]
 
 
 def _merge_by_id(records: list[EventRecord]) -> dict[ReportKey, EventRecord]:

@@ -66,6 +66,10 @@ class RecentReports:
             remembered.record, attribution=_decode(remembered.attribution)
         )
 
+    def knows(self, key: ReportKey) -> bool:
+        """Whether this process stored the metric instance ``key`` (and still remembers)."""
+        return key in self._records
+
     def remember(self, records: Iterable[EventRecord]) -> None:
         """Note ``records`` as the stored state of their keys, evicting the oldest."""
         if self.capacity == 0:

@@ -2,12 +2,13 @@
 
 Requests hand their records to ``write`` and wait; the writer task takes
 everything queued (after a short window that lets concurrent beacons join), writes
-it in one transaction - the claims of new metric ids, COPY of first reports, UPDATE
-of re-reports (``plan.py``), then the batch hooks (rollups) - commits, and only then
-wakes the waiting requests. After the commit, listeners (the live feed) are told what
-was stored. A batch of FCP, TTFB and FID reports (sent once per id: nothing to claim)
-that no hook needs is one COPY statement, which commits on its own: without BEGIN and
-COMMIT it costs the database one round trip instead of four.
+it - the claims of new metric ids, the first reports' rows, the re-reports' updates
+(``plan.py``), then the batch hooks (rollups) - commits, and only then wakes the
+waiting requests. After the commit, listeners (the live feed) are told what was stored.
+A batch no hook needs is one statement that commits on its own, without BEGIN and
+COMMIT: a COPY when it holds only FCP, TTFB and FID (sent once per id: nothing to
+claim), else, on PostgreSQL, one statement that claims the ids and stores the rows
+whose claim won; re-reports of ids other processes claimed follow in a transaction.
 
 >>> writer = EventWriter(engine, batch_window=0.001, max_queue=50_000,
 ...                      max_batch=5_000, recent_capacity=200_000)
@@ -48,6 +49,7 @@ from collector.ingest.outage import Outage
 from collector.ingest.plan import (
     Plan,
     Replacement,
+    append_claiming,
     first_reports_only,
     needs_claims,
     plan_batch,
@@ -339,16 +341,20 @@ class EventWriter:
         conn = await self._db.get()
         watchdog = self._db.watch(conn)
         try:
-            if replay is None and not needs_claims(records):
-                plan = first_reports_only(records)
-                hooks = self._hooks_for(conn, plan)
-                if not hooks:
-                    # Nothing else to write with the rows: one statement, no transaction.
-                    await append_events(conn, plan.inserts)
-                    return plan
+            # Each hook is asked once about a batch of first reports, again only when
+            # the plan found re-reports in it.
+            hooks = (
+                None if replay is not None else self._hooks_for(conn, first_reports_only(records))
+            )
+            if hooks == []:
+                appended = await self._append_alone(conn, records)
+                if appended is not None:
+                    return appended
             async with conn.begin():
                 plan = await plan_batch(conn, records, self._recent, replay=replay is not None)
-                await self._write_plan(conn, plan, self._hooks_for(conn, plan))
+                if hooks is None or plan.replacements:
+                    hooks = self._hooks_for(conn, plan)
+                await self._write_plan(conn, plan, hooks)
                 if replay is not None:
                     await self._outage.record_progress(conn, replay)
         except BaseException:
@@ -358,6 +364,27 @@ class EventWriter:
             if watchdog is not None:
                 watchdog.cancel()
         return plan
+
+    async def _append_alone(self, conn: AsyncConnection, records: list[EventRecord]) -> Plan | None:
+        """Store a batch no hook needs in one statement that commits on its own, and its
+        re-reports of ids other processes claimed in a transaction after it; None when the
+        batch must be planned in a transaction from the start."""
+        if not needs_claims(records):
+            # Nothing to claim (FCP, TTFB, FID): the rows are all the batch writes.
+            await append_events(conn, records)
+            return first_reports_only(records)
+        if conn.dialect.name != "postgresql" or await self._db.is_citus(conn):
+            return None
+        appended = await append_claiming(conn, records, self._recent)
+        if appended is None:
+            return None
+        stored, taken = appended
+        if not taken:
+            return Plan(inserts=stored)
+        async with conn.begin():
+            rest = await plan_batch(conn, taken, self._recent)
+            await self._write_plan(conn, rest, self._hooks_for(conn, rest))
+        return Plan(inserts=[*stored, *rest.inserts], replacements=rest.replacements)
 
     def _hooks_for(self, conn: AsyncConnection, plan: Plan) -> list[BatchHook]:
         """The hooks that have work in this batch."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,6 +28,7 @@ ReportKey = tuple[int, str, str]
 REREPORT_WINDOW = timedelta(hours=24)
 # Claims per statement on SQLite: four parameters each, well under its limit.
 _SQLITE_CHUNK = 1000
+_json_encode = msgspec.json.Encoder().encode
 
 # One statement for any batch size, so PostgreSQL plans it once per connection.
 _CLAIM_ON_POSTGRESQL = text(
@@ -116,3 +118,66 @@ def _row(record: EventRecord) -> dict[str, object]:
         "metric_id": record.metric_id,
         "ts": record.ts,
     }
+
+
+# Event columns and the PostgreSQL array types they travel in.
+_EVENT_ARRAYS: tuple[tuple[str, str], ...] = (
+    ("site_id", "int[]"),
+    ("ts", "timestamptz[]"),
+    ("metric", "text[]"),
+    ("value", "float8[]"),
+    ("delta", "float8[]"),
+    ("rating", "text[]"),
+    ("metric_id", "text[]"),
+    ("navigation_type", "text[]"),
+    ("page_path", "text[]"),
+    ("route", "text[]"),
+    ("device", "text[]"),
+    ("browser", "text[]"),
+    ("os", "text[]"),
+    ("connection", "text[]"),
+    ("device_memory", "float8[]"),
+    ("country", "text[]"),
+    ("attribution", "jsonb[]"),
+)
+_NAMES = ", ".join(name for name, _ in _EVENT_ARRAYS)
+_CLAIMABLE = "('CLS', 'INP', 'LCP')"
+_SAME_ID = "c.site_id = b.site_id AND c.metric = b.metric AND c.metric_id = b.metric_id"
+# One statement, so it commits on its own as a lone COPY does: the claims, the rows whose
+# claim won (and every FCP, TTFB and FID row), and the ids claimed before, to replace.
+# Built from this module's constants only, never from input; asyncpg's positional form.
+_CLAIM_AND_APPEND = (
+    "WITH batch AS (SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"${n}::{kind}" for n, (_, kind) in enumerate(_EVENT_ARRAYS, start=1))
+    + f") AS b({_NAMES})), "  # noqa: S608
+    f"claimed AS (INSERT INTO metric_ids (site_id, metric, metric_id, ts) "
+    f"SELECT site_id, metric, metric_id, ts FROM batch WHERE metric IN {_CLAIMABLE} "
+    f"ON CONFLICT DO NOTHING RETURNING site_id, metric, metric_id), "
+    f"appended AS (INSERT INTO events ({_NAMES}) SELECT {_NAMES} FROM batch b "
+    f"WHERE b.metric NOT IN {_CLAIMABLE} "
+    f"OR EXISTS (SELECT 1 FROM claimed c WHERE {_SAME_ID}) RETURNING 1) "
+    f"SELECT b.site_id, b.metric, b.metric_id FROM batch b WHERE b.metric IN {_CLAIMABLE} "
+    f"AND NOT EXISTS (SELECT 1 FROM claimed c WHERE {_SAME_ID})"
+)
+
+
+async def claim_and_append(conn: AsyncConnection, records: Sequence[EventRecord]) -> set[ReportKey]:
+    """Claim and store ``records`` (one per id) in one statement, outside any transaction.
+
+    PostgreSQL only. Answers the ids that were claimed before: their records were not
+    stored, and replace their rows in a transaction of their own.
+    """
+    columns: dict[str, list[object]] = {name: [] for name, _ in _EVENT_ARRAYS}
+    for record in records:
+        for name, _ in _EVENT_ARRAYS:
+            columns[name].append(getattr(record, name))
+    columns["attribution"] = [
+        None if a is None else _json_encode(a).decode() for a in columns["attribution"]
+    ]
+    # On the driver itself: through SQLAlchemy the statement would begin a transaction
+    # that needs its own COMMIT, two round trips the lone statement spares.
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection is closed")
+    taken = await driver.fetch(_CLAIM_AND_APPEND, *(columns[name] for name, _ in _EVENT_ARRAYS))
+    return {(row["site_id"], row["metric"], row["metric_id"]) for row in taken}
