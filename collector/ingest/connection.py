@@ -8,9 +8,9 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from collector.storage.db import has_citus
 from collector.storage.errors import asyncpg_connection
 from collector.storage.partitions import ensure_partitions
 from collector.storage.records import EventRecord
@@ -40,8 +40,7 @@ class WriterConnection:
     async def is_citus(self, conn: AsyncConnection) -> bool:
         """Whether the database is a Citus coordinator (asked once, on first use)."""
         if self._citus is None:
-            found = await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
-            self._citus = found.scalar() is not None
+            self._citus = await conn.run_sync(has_citus)
             # The question began a transaction; a lone statement must find none open.
             await conn.rollback()
         return self._citus

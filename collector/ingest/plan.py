@@ -68,9 +68,9 @@ async def plan_batch(
     rows_at: dict[ReportKey, datetime] = {}
     unclaimed: list[EventRecord] = []
     for key, record in merged.items():
-        known = recent.get(key)
+        known = recent.stored_at(key)
         if known is not None:
-            rows_at[key] = known.ts
+            rows_at[key] = known
         elif record.metric in RE_REPORTED_METRICS:
             unclaimed.append(record)
         elif replay:

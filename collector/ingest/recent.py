@@ -4,86 +4,55 @@ web-vitals sends CLS and INP again (same ``id``, new ``value``) when a page is
 hidden a second time. The database decides whether an id was stored before
 (``storage/metric_ids``); the writer remembers the last ``capacity`` ids it stored
 itself, with their rows' timestamps, so that a re-report of one of them goes straight
-to its row instead of through the claim.
+to its row instead of through the claim. The row itself is always read from the
+database: another process may have replaced its value since.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from itertools import islice
 
-import msgspec
-
+from collector.storage.metric_ids import ReportKey, key_of
 from collector.storage.records import EventRecord
-
-ReportKey = tuple[int, str, str]
-
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(dict).decode
-
-
-class _Remembered(msgspec.Struct, gc=False):
-    """A stored record with its attribution as JSON bytes.
-
-    Hundreds of thousands of remembered records must not be objects the garbage
-    collector walks: a record without its attribution dict holds only strings and
-    numbers, and bytes are not tracked either.
-    """
-
-    record: EventRecord
-    attribution: bytes | None
-
-
-def report_key(record: EventRecord) -> ReportKey:
-    """What makes two reports the same metric instance: site, metric name, metric id."""
-    return (record.site_id, record.metric, record.metric_id)
 
 
 class RecentReports:
-    """A least-recently-stored cache of records by ``report_key``.
+    """A least-recently-stored memory of where each metric id's row is (its timestamp).
 
     >>> recent = RecentReports(capacity=2)
     >>> recent.remember([record])
-    >>> recent.get(report_key(record)) is record
+    >>> recent.stored_at(key_of(record)) == record.ts
     True
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._records: dict[ReportKey, _Remembered] = {}
+        # Datetimes and tuples of strings: nothing the garbage collector walks.
+        self._stored_at: dict[ReportKey, datetime] = {}
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._stored_at)
 
-    def get(self, key: ReportKey) -> EventRecord | None:
-        """The record stored for ``key``, if it is still remembered."""
-        remembered = self._records.get(key)
-        if remembered is None:
-            return None
-        if remembered.attribution is None:
-            return remembered.record
-        return msgspec.structs.replace(
-            remembered.record, attribution=_decode(remembered.attribution)
-        )
+    def stored_at(self, key: ReportKey) -> datetime | None:
+        """The timestamp of the row stored for ``key``, if it is still remembered."""
+        return self._stored_at.get(key)
 
     def knows(self, key: ReportKey) -> bool:
         """Whether this process stored the metric instance ``key`` (and still remembers)."""
-        return key in self._records
+        return key in self._stored_at
 
     def remember(self, records: Iterable[EventRecord]) -> None:
-        """Note ``records`` as the stored state of their keys, evicting the oldest."""
+        """Note ``records`` as stored at their timestamps, evicting the oldest."""
         if self.capacity == 0:
             return
-        store = self._records
+        store = self._stored_at
         for record in records:
-            key = (record.site_id, record.metric, record.metric_id)
+            key = key_of(record)
             # Re-inserting moves the key to the end: dicts keep insertion order.
             store.pop(key, None)
-            if record.attribution is None:
-                store[key] = _Remembered(record, None)
-            else:
-                bare = msgspec.structs.replace(record, attribution=None)
-                store[key] = _Remembered(bare, _encode(record.attribution))
+            store[key] = record.ts
         overflow = len(store) - self.capacity
         if overflow > 0:
             for key in list(islice(store, overflow)):

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Executable, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Executable, event, text
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncResult, create_async_engine
 
@@ -107,3 +107,9 @@ async def committed(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
     except BaseException:
         await conn.rollback()
         raise
+
+
+def has_citus(connection: Connection) -> bool:
+    """Whether a PostgreSQL database has the Citus extension (it is then a coordinator)."""
+    found = connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
+    return found.scalar() is not None

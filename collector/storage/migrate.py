@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from collector.storage.db import has_citus
+
 SCRIPT_LOCATION = "collector.storage:migrations"
 # Any constant works; it only has to be the same in every collector process.
 _MIGRATION_LOCK_ID = 7_310_046_211
@@ -50,12 +52,6 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision perfbeacon knows."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def has_citus(connection: Connection) -> bool:
-    """Whether the database has the Citus extension (it is then a Citus coordinator)."""
-    found = connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
-    return found.scalar() is not None
 
 
 def _run(connection: Connection, action: str, revision: str) -> None:
